@@ -1,0 +1,162 @@
+"""Encoding and decoding of Brayns JSON-RPC messages.
+
+Two framings, both directions:
+
+- text: one WebSocket text frame holding one UTF-8 JSON document;
+- binary: ``u32 little-endian N`` + ``N`` bytes of UTF-8 JSON + the raw payload up to the end of the
+  frame (the layout of Brayns' ``BinaryFormatter`` and ``JsonSizeParser``).
+
+Incoming messages are classified by key presence, as Brayns' own client does (protocol.md §2.6):
+in a text frame, an ``"error"`` key makes an error, else a ``"result"`` key a reply, else a message
+without an ``"id"`` key is progress; a binary frame is always a reply. Everything else, and every
+malformed message, raises :class:`RemoteProtocolError`.
+
+A private cattrs converter (preconfigured for orjson) owns the mapping between the message classes
+and JSON objects; its hooks are written by hand because they sit on the per-message hot path.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import cattrs
+import orjson
+from cattrs.preconf.orjson import make_converter
+
+from ._errors import RemoteProtocolError
+from ._messages import ErrorReply, Progress, Reply, Request, RequestId
+
+__all__ = ["decode", "encode", "encode_json"]
+
+_HEADER = struct.Struct("<I")
+_MAX_JSON_SIZE = 0xFFFF_FFFF
+
+converter = make_converter()
+
+
+def _unstructure_request(request: Request) -> dict[str, Any]:
+    message: dict[str, Any] = {"jsonrpc": "2.0", "method": request.method}
+    if request.id is not None:
+        message["id"] = request.id
+    if request.params is not None:
+        message["params"] = request.params
+    return message
+
+
+def _check_id(value: Any, what: str) -> RequestId:
+    # bool is an int subclass, and a float id is not a JSON-RPC id Brayns would echo.
+    if type(value) is int or type(value) is str:
+        return value
+    raise RemoteProtocolError(f"{what} has an invalid id: {value!r}")
+
+
+def _structure_reply(message: dict[str, Any], _: type) -> Reply:
+    return Reply(_check_id(message.get("id"), "reply"), message["result"])
+
+
+def _structure_error(message: dict[str, Any], _: type) -> ErrorReply:
+    error = message["error"]
+    if not isinstance(error, dict):
+        raise RemoteProtocolError(f"error member is not an object: {error!r}")
+    code = error.get("code")
+    text = error.get("message")
+    if type(code) is not int or not isinstance(text, str):
+        raise RemoteProtocolError(f"error object without an integer code and a message: {error!r}")
+    request_id = message.get("id")
+    if request_id is not None:
+        request_id = _check_id(request_id, "error")
+    return ErrorReply(request_id, code, text, error.get("data"))
+
+
+def _structure_progress(message: dict[str, Any], _: type) -> Progress:
+    params = message.get("params")
+    if not isinstance(params, dict):
+        raise RemoteProtocolError(f"message is neither a reply, an error nor progress: {message!r}")
+    operation = params.get("operation")
+    amount = params.get("amount")
+    if not isinstance(operation, str) or type(amount) not in (int, float):
+        raise RemoteProtocolError(f"malformed progress: {message!r}")
+    return Progress(_check_id(params.get("id"), "progress"), operation, float(amount))  # type: ignore[arg-type]
+
+
+converter.register_unstructure_hook(Request, _unstructure_request)
+converter.register_structure_hook(Reply, _structure_reply)
+converter.register_structure_hook(ErrorReply, _structure_error)
+converter.register_structure_hook(Progress, _structure_progress)
+
+_to_dict: Callable[[Request], dict[str, Any]] = converter.get_unstructure_hook(Request)
+_as_reply: Callable[[Any, type], Reply] = converter.get_structure_hook(Reply)
+_as_error: Callable[[Any, type], ErrorReply] = converter.get_structure_hook(ErrorReply)
+_as_progress: Callable[[Any, type], Progress] = converter.get_structure_hook(Progress)
+
+
+def encode_json(value: Any) -> bytes:
+    """Serialize ``value`` to compact UTF-8 JSON; ``TypeError`` for what JSON cannot hold."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+    except orjson.JSONEncodeError as error:
+        raise TypeError(f"params are not JSON serializable: {error}") from None
+
+
+def encode(request: Request) -> str | bytes:
+    """Encode a request: a ``str`` for a text frame, ``bytes`` for a binary frame.
+
+    A request is sent binary only when it carries a payload, like the official client.
+
+    Error handling: ``TypeError`` if the params cannot be serialized to JSON, ``ValueError`` if
+    the JSON part of a binary request is larger than its u32 header can describe.
+    """
+    text = encode_json(_to_dict(request))
+    if request.binary:
+        if len(text) > _MAX_JSON_SIZE:
+            raise ValueError(f"JSON part of {len(text)} bytes exceeds the u32 size header")
+        return b"".join((_HEADER.pack(len(text)), text, request.binary))
+    return text.decode()
+
+
+def decode(frame: str | bytes) -> Reply | ErrorReply | Progress:
+    """Decode and classify one incoming WebSocket message.
+
+    Error handling: :class:`RemoteProtocolError` for anything that is not a well-formed Brayns
+    reply, error or progress message.
+    """
+    binary = b""
+    if isinstance(frame, str):
+        document: str | bytes | memoryview = frame
+    else:
+        if len(frame) < _HEADER.size:
+            raise RemoteProtocolError(f"binary frame of {len(frame)} bytes has no JSON size")
+        (size,) = _HEADER.unpack_from(frame)
+        end = _HEADER.size + size
+        if end > len(frame):
+            raise RemoteProtocolError(
+                f"binary frame announces {size} bytes of JSON but holds {len(frame) - 4}"
+            )
+        document = memoryview(frame)[_HEADER.size : end]
+        binary = frame[end:]
+    try:
+        message = orjson.loads(document)
+    except orjson.JSONDecodeError as error:
+        raise RemoteProtocolError(f"invalid JSON from the server: {error}") from None
+    if not isinstance(message, dict):
+        raise RemoteProtocolError(f"message is not a JSON object: {type(message).__name__}")
+    try:
+        if binary or not isinstance(frame, str):
+            if "error" in message:
+                # Brayns never sends errors in binary frames; a peer that does is broken.
+                raise RemoteProtocolError("error reply in a binary frame")
+            reply = _as_reply(message, Reply)
+            return Reply(reply.id, reply.result, binary)
+        if "error" in message:
+            return _as_error(message, ErrorReply)
+        if "result" in message:
+            return _as_reply(message, Reply)
+        if "id" not in message:
+            return _as_progress(message, Progress)
+    except KeyError as error:
+        raise RemoteProtocolError(f"message misses {error}: {message!r:.200}") from None
+    except cattrs.BaseValidationError as error:  # pragma: no cover - hooks raise directly
+        raise RemoteProtocolError(str(error)) from None
+    raise RemoteProtocolError(f"unsupported JSON-RPC message: {message!r:.200}")
