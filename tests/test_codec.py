@@ -1,0 +1,139 @@
+"""The codec: both framings both ways, and every classification rule of protocol.md §2.6."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from brayns_trio import RemoteProtocolError
+from brayns_trio._codec import decode, encode
+from brayns_trio._messages import ErrorReply, Progress, Reply, Request
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=20,
+)
+ids = st.integers(0, 2**63 - 1) | st.text(min_size=1)
+
+
+def binary_frame(message: dict[str, Any], payload: bytes) -> bytes:
+    text = orjson.dumps(message)
+    return struct.pack("<I", len(text)) + text + payload
+
+
+@given(method=st.text(min_size=1), params=json_values, request_id=ids | st.none())
+def test_text_request_round_trip(method: str, params: Any, request_id: int | str | None) -> None:
+    frame = encode(Request(method, params, request_id))
+    assert isinstance(frame, str)
+    message = orjson.loads(frame)
+    assert message["jsonrpc"] == "2.0"
+    assert message["method"] == method
+    assert ("id" in message) == (request_id is not None)
+    assert message.get("id") == request_id
+    # None params are left out: Brayns reads a missing params as null.
+    assert ("params" in message) == (params is not None)
+    assert message.get("params") == params
+
+
+@given(params=json_values, payload=st.binary(min_size=1, max_size=256))
+def test_binary_request_layout(params: Any, payload: bytes) -> None:
+    frame = encode(Request("upload-model", params, 7, payload))
+    assert isinstance(frame, bytes)
+    (size,) = struct.unpack_from("<I", frame)
+    message = orjson.loads(frame[4 : 4 + size])
+    assert message["id"] == 7
+    assert frame[4 + size :] == payload
+
+
+def test_unserializable_params_raise_type_error() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        encode(Request("x", {"a": object()}, 1))
+
+
+@given(request_id=ids, result=json_values)
+def test_text_reply_round_trip(request_id: int | str, result: Any) -> None:
+    frame = orjson.dumps({"id": request_id, "jsonrpc": "2.0", "result": result}).decode()
+    assert decode(frame) == Reply(request_id, result)
+
+
+@given(request_id=ids, result=json_values, payload=st.binary(max_size=512))
+def test_binary_reply_round_trip(request_id: int | str, result: Any, payload: bytes) -> None:
+    frame = binary_frame({"id": request_id, "jsonrpc": "2.0", "result": result}, payload)
+    decoded = decode(frame)
+    assert decoded == Reply(request_id, result, payload)
+
+
+def test_header_example_from_brayns_unit_test() -> None:
+    # Brayns' own test expects b"\x04\x00\x00\x00textbinary" for text "text" and payload "binary".
+    text = b'{"id":1,"result":null}'
+    frame = struct.pack("<I", len(text)) + text + b"binary"
+    assert decode(frame) == Reply(1, None, b"binary")
+
+
+def test_error_key_wins_over_result() -> None:
+    frame = '{"error":{"code":-32603,"message":"boom"},"id":3,"result":1}'
+    assert decode(frame) == ErrorReply(3, -32603, "boom")
+
+
+def test_error_with_data_and_null_id() -> None:
+    frame = '{"error":{"code":-32600,"data":["x: y"],"message":"Invalid JSON-RPC request schema"},"id":null,"jsonrpc":"2.0"}'
+    assert decode(frame) == ErrorReply(None, -32600, "Invalid JSON-RPC request schema", ["x: y"])
+
+
+def test_result_null_is_a_reply() -> None:
+    assert decode('{"id":1,"jsonrpc":"2.0","result":null}') == Reply(1, None)
+
+
+def test_progress_without_id_key() -> None:
+    frame = '{"jsonrpc":"2.0","method":"snapshot","params":{"amount":0,"id":36,"operation":"Rendering snapshot ..."}}'
+    assert decode(frame) == Progress(36, "Rendering snapshot ...", 0.0)
+
+
+def test_progress_without_method_is_accepted() -> None:
+    # The Brayns docs' example leaves "method" out; the key-presence rule still classifies it.
+    assert decode('{"params":{"amount":0.5,"id":"a","operation":"x"}}') == Progress("a", "x", 0.5)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "not json",
+        "[1, 2]",
+        '{"id": 1, "jsonrpc": "2.0"}',  # an id, but no result/error: unsupported
+        '{"id": 1.5, "result": 1}',  # float id
+        '{"id": true, "result": 1}',  # bool id
+        '{"result": 1}',  # reply without id
+        '{"error": "boom", "id": 1}',  # error is not an object
+        '{"error": {"code": "x", "message": "m"}, "id": 1}',
+        '{"error": {"code": 1}, "id": 1}',
+        '{"params": {"amount": "half", "id": 1, "operation": "x"}}',
+        '{"params": {"amount": 0.5, "operation": "x"}}',
+        '{"method": "x"}',  # no id, no params object
+        '{"params": [1]}',
+    ],
+)
+def test_malformed_text_messages(frame: str) -> None:
+    with pytest.raises(RemoteProtocolError):
+        decode(frame)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"",
+        b"\x01\x00",
+        struct.pack("<I", 100) + b"{}",  # announces more JSON than the frame holds
+        struct.pack("<I", 2) + b"[]",
+        binary_frame({"error": {"code": 1, "message": "m"}, "id": 1}, b""),
+        binary_frame({"id": 1}, b"payload"),  # binary replies need a result
+    ],
+)
+def test_malformed_binary_messages(frame: bytes) -> None:
+    with pytest.raises(RemoteProtocolError):
+        decode(frame)
