@@ -1,0 +1,123 @@
+"""Connection settings, in one frozen attrs class.
+
+Only connection management has timeouts: individual calls take none (use ``trio.fail_after``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from ._backoff import Backoff
+from ._methods import default_idempotent, method_table
+
+__all__ = ["FirstConnect", "Settings"]
+
+
+class FirstConnect(enum.Enum):
+    """What to do when the very first connection attempt fails."""
+
+    FAIL = "fail"
+    """Raise :class:`ConnectError` from ``open_instance`` (a typo in the URI shows at once)."""
+    RETRY = "retry"
+    """Retry with the reconnect policy (a job started before its server)."""
+
+
+def _non_negative(instance: object, attribute: Any, value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+
+
+def _positive(instance: object, attribute: Any, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+
+
+def _optional_positive(instance: object, attribute: Any, value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise ValueError(f"{attribute.name} must be > 0 or None, got {value!r}")
+
+
+def _frozenset_of_str(methods: Iterable[str]) -> frozenset[str]:
+    if isinstance(methods, str):
+        raise TypeError("idempotent must be a collection of method names, not a string")
+    return frozenset(methods)
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """How an instance connects, watches and heals its link.
+
+    Transport:
+        connect_timeout: bound on one connection attempt (TCP, TLS and WebSocket handshakes).
+            A server at its ``--max-clients`` limit accepts the TCP connection and never answers
+            the handshake: this timeout is what ends such an attempt.
+        max_message_size: largest message accepted from the server (default 1 GiB: a 4K RGBA
+            image is 64 MiB, and Brayns frames may reach 2 GiB). A larger one drops the link.
+        receive_buffer_size: bytes asked of the socket per read (256 KiB; 4 KiB costs 2x on
+            large replies).
+
+    Liveness (the server drops a client that sends a WebSocket ping, so none is ever sent):
+        keepalive_idle, keepalive_interval, keepalive_count: TCP keepalive probes.
+        user_timeout: ``TCP_USER_TIMEOUT``, how long sent data or keepalive probes may stay
+            unacknowledged before the kernel drops the link. With the defaults a black-holed link
+            is detected within 15 s, idle or busy, whatever the server is doing.
+        probe_interval: after this long without any message from the server, send an
+            application probe (a ``cancel`` for an unknown id, which Brayns answers at dispatch
+            time, not behind queued renders).
+        probe_timeout: a probe unanswered this long, with no other message either, means the
+            server process is frozen: the link is dropped and re-established. Must exceed the
+            longest *synchronous* request you run (render-image with heavy accumulation), since
+            Brayns reads nothing while one runs; asynchronous ones (snapshot, add-model) send
+            progress, which counts as life. ``None`` disables the probe.
+
+    Reconnect:
+        reconnect: re-establish lost links (``False``: the first loss closes the instance).
+        backoff: the delay schedule between attempts.
+        healthy_after: a link must live this long before the backoff resets (anti-flap).
+        max_attempts: consecutive failed attempts before giving up (``None``: never).
+        max_downtime: seconds without a link before giving up (``None``: never).
+        first_connect: whether a failing first connection raises or is retried.
+
+    Requests:
+        wait_for_connection: requests made while the link is down wait for it (bounded by the
+            caller's own cancel scope); ``False`` fails them at once with ``RequestNotSent``.
+        idempotent: methods sent again when the link dies with their reply outstanding
+            (default: the pure getters ``get-*``, ``registry``, ``schema``, ``inspect``).
+        max_resends: resends of one idempotent request at most.
+        check_version: run :func:`check_version` on every new connection.
+        progress_buffer: progress messages kept per task while its reader is busy.
+    """
+
+    connect_timeout: float = attrs.field(default=10.0, validator=_positive)
+    max_message_size: int = attrs.field(default=1 << 30, validator=_positive)
+    receive_buffer_size: int = attrs.field(default=256 * 1024, validator=_positive)
+
+    keepalive_idle: int = attrs.field(default=5, validator=_positive)
+    keepalive_interval: int = attrs.field(default=2, validator=_positive)
+    keepalive_count: int = attrs.field(default=3, validator=_positive)
+    user_timeout: float = attrs.field(default=15.0, validator=_positive)
+    probe_interval: float = attrs.field(default=10.0, validator=_positive)
+    probe_timeout: float | None = attrs.field(default=60.0, validator=_optional_positive)
+
+    reconnect: bool = True
+    backoff: Backoff = attrs.field(factory=Backoff)
+    healthy_after: float = attrs.field(default=10.0, validator=_non_negative)
+    max_attempts: int | None = attrs.field(default=None, validator=_optional_positive)
+    max_downtime: float | None = attrs.field(default=None, validator=_optional_positive)
+    first_connect: FirstConnect = FirstConnect.FAIL
+
+    wait_for_connection: bool = True
+    idempotent: frozenset[str] = attrs.field(
+        factory=lambda: default_idempotent(method_table().all), converter=_frozenset_of_str
+    )
+    max_resends: int = attrs.field(default=3, validator=_non_negative)
+    check_version: bool = False
+    progress_buffer: int = attrs.field(default=256, validator=_positive)
+
+    def with_idempotent(self, methods: Iterable[str]) -> Settings:
+        """A copy that also treats ``methods`` as idempotent."""
+        return attrs.evolve(self, idempotent=self.idempotent | _frozenset_of_str(methods))
