@@ -1,0 +1,787 @@
+"""The :class:`Instance` handle and :func:`open_instance`: the Trio layer over the sans-IO session.
+
+One supervisor task owns the connections. Each connection runs in its own nursery with one
+reader (always draining the socket: a Brayns server blocks every client while one stops reading),
+one writer, and a liveness watcher; any of them failing ends the connection, never the user's
+nursery. Callers never touch the socket: they register a call with the session, wake the writer,
+and park until the reader (or a lost link) gives the call its outcome.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import enum
+import logging
+import math
+import random
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+import trio
+import trio_websocket
+
+from ._errors import (
+    BraynsConnectionError,
+    ConnectError,
+    InstanceClosed,
+    JsonRpcError,
+    RemoteProtocolError,
+    RequestNotSent,
+)
+from ._messages import Progress, Reply
+from ._methods import method_table
+from ._protocol import Call, CallState, Session
+from ._settings import FirstConnect, Settings
+from ._transport import Connector, Endpoint, connect_websocket, open_tcp, parse_uri
+
+__all__ = ["Instance", "State", "StateChange", "Stats", "Task", "open_instance"]
+
+logger = logging.getLogger("brayns_trio")
+
+OnConnect = Callable[["Instance"], Awaitable[None]]
+"""An async callable run on every new connection before queued requests are released."""
+
+_IN_HOOK: contextvars.ContextVar[Instance | None] = contextvars.ContextVar(
+    "brayns_trio_in_hook", default=None
+)
+
+
+class State(enum.Enum):
+    """The state of an instance's link."""
+
+    CONNECTING = "connecting"
+    """The first connection is being established."""
+    CONNECTED = "connected"
+    """A link is up and its on-connect hook has run: requests flow."""
+    RECONNECTING = "reconnecting"
+    """The link was lost; waiting for backoff or trying again. Requests wait (by default)."""
+    CLOSED = "closed"
+    """The block was left, or the reconnect policy gave up. Requests fail with InstanceClosed."""
+
+
+@attrs.frozen
+class StateChange:
+    """One transition of :attr:`Instance.state`.
+
+    Attributes:
+        state: the new state; previous: the old one.
+        cause: why (the error that ended a link or an attempt), if any.
+        attempt: the number of consecutive failed or short-lived connections so far.
+        downtime: seconds since the last link was lost (0 while connected).
+        time: ``trio.current_time()`` of the change.
+    """
+
+    state: State
+    previous: State
+    cause: BaseException | None
+    attempt: int
+    downtime: float
+    time: float
+
+
+@attrs.frozen
+class Stats:
+    """A snapshot of an instance's counters (see :attr:`Instance.stats`)."""
+
+    connects: int
+    reconnects: int
+    failed_attempts: int
+    requests_sent: int
+    requests_failed: int
+    requests_resent: int
+    notifications_sent: int
+    messages_received: int
+    orphan_errors: int
+    bytes_sent: int
+    bytes_received: int
+    probes_sent: int
+    last_rtt: float | None
+    pending: int
+
+
+class _LinkLost(Exception):
+    """Internal: why a connection ended."""
+
+
+class Instance:
+    """A connection to a Brayns server that heals itself. Create it with :func:`open_instance`.
+
+    Many tasks may call it at once: replies are matched by id, never by order.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        settings: Settings,
+        connector: Connector,
+        on_connect: OnConnect | None,
+        rng: random.Random,
+        on_orphan_error: Callable[[JsonRpcError], None] | None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.settings = settings
+        self._connector = connector
+        self._on_connect = on_connect
+        self._rng = rng
+        self._on_orphan_error = on_orphan_error
+        self._session = Session(
+            method_table(),
+            idempotent=settings.idempotent,
+            max_resends=settings.max_resends,
+            progress_buffer=settings.progress_buffer,
+        )
+        self._state = State.CONNECTING
+        self._released = False
+        self._outbox_ready = trio.Event()
+        self._ready = trio.Event()
+        self._fatal: BaseException | None = None
+        self._last_received = -math.inf
+        self._subscribers: list[trio.MemorySendChannel[StateChange]] = []
+        self._attempt = 0
+        self._down_since: float | None = None
+        self._connects = 0
+        self._failed_attempts = 0
+        self._bytes_sent = 0
+        self._bytes_received = 0
+        self._probes_sent = 0
+        self._last_rtt: float | None = None
+        self._probe_sent_at: float | None = None
+
+    # -- public surface -----------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The link's current state."""
+        return self._state
+
+    @property
+    def stats(self) -> Stats:
+        """Counters since the instance was opened."""
+        s = self._session.stats
+        return Stats(
+            connects=self._connects,
+            reconnects=max(0, self._connects - 1),
+            failed_attempts=self._failed_attempts,
+            requests_sent=s.requests_sent,
+            requests_failed=s.requests_failed,
+            requests_resent=s.requests_resent,
+            notifications_sent=s.notifications_sent,
+            messages_received=s.messages_received,
+            orphan_errors=s.orphan_errors,
+            bytes_sent=self._bytes_sent,
+            bytes_received=self._bytes_received,
+            probes_sent=self._probes_sent,
+            last_rtt=self._last_rtt,
+            pending=len(self._session.pending),
+        )
+
+    @property
+    def orphan_errors(self) -> list[JsonRpcError]:
+        """The latest errors the server sent with ``id: null`` (oldest first, at most 100).
+
+        Brayns sends those for messages it could not parse as a request. They cannot be tied to a
+        request, so they fail none: they are logged at WARNING, kept here, counted in
+        :attr:`stats`, and passed to ``on_orphan_error`` if given to :func:`open_instance`.
+        """
+        return list(self._session.orphan_errors)
+
+    async def request(self, method: str, params: Any = None) -> Any:
+        """Send a request and return its JSON result. See :meth:`execute`."""
+        return (await self.execute(method, params)).result
+
+    async def execute(self, method: str, params: Any = None, binary: bytes = b"") -> Reply:
+        """Send a request and return its :class:`Reply` (result and binary payload).
+
+        ``params`` of ``None`` are sent as the method needs: left out for methods without params
+        and ``{}`` for object params. ``binary``, if not empty, is sent in a binary frame
+        (``upload-model``).
+
+        Cancellation: cancelling the caller frees its slot at once. If the request was already sent
+        and its method is asynchronous on the server (add-model, upload-model, snapshot,
+        export-gbuffers), a ``cancel`` is sent for it; its late reply is dropped.
+
+        Error handling: :class:`JsonRpcError` for an error reply; :class:`RequestNotSent` or
+        :class:`OutcomeUnknown` if the link is lost (see :class:`ConnectionLost`);
+        :class:`InstanceClosed` once closed; ``ValueError``/``TypeError`` for bad arguments.
+        """
+        call = self._new_call(method, params, binary, progress=False)
+        return await self._wait(call)
+
+    async def notify(self, method: str, params: Any = None, binary: bytes = b"") -> None:
+        """Send a notification: the server runs it and answers nothing, not even an error.
+
+        Returns once the message is handed to the network (it waits for the link like a request).
+
+        Error handling: :class:`RequestNotSent` if it could not be sent; :class:`InstanceClosed`.
+        """
+        self._admit()
+        call = self._session.notification(method, params, binary, priority=self._is_hook())
+        self._outbox_ready.set()
+        if call.state is CallState.QUEUED:
+            call.waiter = trio.lowlevel.current_task()
+
+            def abort(_: Any) -> trio.lowlevel.Abort:
+                call.waiter = None
+                self._session.abandon(call)
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
+        if isinstance(call.outcome, BaseException):
+            raise call.outcome
+
+    @asynccontextmanager
+    async def task(
+        self, method: str, params: Any = None, binary: bytes = b""
+    ) -> AsyncIterator[Task]:
+        """Send a long request and follow it: ``async with instance.task(...) as task:``.
+
+        The :class:`Task` gives the progress messages and the reply. Leaving the block before the
+        reply came abandons the request (and sends a ``cancel`` for it if it is asynchronous).
+        """
+        call = self._new_call(method, params, binary, progress=True)
+        try:
+            yield Task(self, call)
+        finally:
+            if call.state is not CallState.DONE:
+                call.waiter = None
+                self._abandon(call)
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def _is_hook(self) -> bool:
+        return _IN_HOOK.get() is self
+
+    def _admit(self) -> None:
+        if self._state is State.CLOSED:
+            raise InstanceClosed("the instance is closed") from self._session.closed
+        if (
+            not self.settings.wait_for_connection
+            and self._state is not State.CONNECTED
+            and not self._is_hook()
+        ):
+            raise RequestNotSent(
+                f"not connected ({self._state.value}) and wait_for_connection is off"
+            )
+
+    def _new_call(self, method: str, params: Any, binary: bytes, *, progress: bool) -> Call:
+        self._admit()
+        call = self._session.request(
+            method, params, binary, progress=progress, priority=self._is_hook()
+        )
+        self._outbox_ready.set()
+        return call
+
+    def _abandon(self, call: Call) -> None:
+        if self._session.abandon(call) is not None:
+            self._outbox_ready.set()
+
+    async def _wait(self, call: Call) -> Reply:
+        call.waiter = trio.lowlevel.current_task()
+
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            call.waiter = None
+            self._abandon(call)
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+        outcome = call.outcome
+        if type(outcome) is Reply:
+            return outcome
+        assert isinstance(outcome, BaseException)
+        raise outcome
+
+    async def _park(self, call: Call) -> None:
+        """Wait for any change of ``call`` (progress or outcome) without abandoning it."""
+        if call.waiter is not None:
+            raise RuntimeError(f"another task already waits on request {call.id}")
+        call.waiter = trio.lowlevel.current_task()
+
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            call.waiter = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    @staticmethod
+    def _wake(call: Call) -> None:
+        task = call.waiter
+        if task is not None:
+            call.waiter = None
+            trio.lowlevel.reschedule(task)
+
+    # -- state ----------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def state_changes(
+        self, buffer: int = 64
+    ) -> AsyncIterator[trio.MemoryReceiveChannel[StateChange]]:
+        """Subscribe to state changes: ``async with instance.state_changes() as changes:``.
+
+        Yields a receive channel of :class:`StateChange`. A subscriber more than ``buffer``
+        changes behind loses the newest ones (logged): the instance never waits for a reader.
+        """
+        send, receive = trio.open_memory_channel[StateChange](buffer)
+        self._subscribers.append(send)
+        try:
+            async with receive:
+                yield receive
+        finally:
+            self._subscribers.remove(send)
+            send.close()
+
+    def _set_state(self, state: State, cause: BaseException | None = None) -> None:
+        previous = self._state
+        if state is previous:
+            return
+        self._state = state
+        now = trio.current_time()
+        downtime = (
+            0.0 if self._down_since is None or state is State.CONNECTED else now - self._down_since
+        )
+        change = StateChange(state, previous, cause, self._attempt, downtime, now)
+        for subscriber in self._subscribers:
+            try:
+                subscriber.send_nowait(change)
+            except trio.WouldBlock:
+                logger.warning("a state-change subscriber is behind: dropped %s", state.value)
+            except trio.ClosedResourceError:  # pragma: no cover - removed on exit
+                pass
+
+    # -- supervisor -----------------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        """Connect, run the link, and reconnect with backoff until closed or the policy gives up.
+
+        Never raises: every failure becomes state, and the first one (if fatal) is kept for
+        :func:`open_instance` to raise.
+        """
+        settings = self.settings
+        try:
+            while True:
+                connected, cause, uptime = await self._run_link()
+                now = trio.current_time()
+                if self._fatal is not None:
+                    self._close(self._fatal)
+                    return
+                if connected:
+                    self._down_since = now
+                    # Anti-flap: only a link that proved healthy resets the schedule.
+                    self._attempt = 1 if uptime >= settings.healthy_after else self._attempt + 1
+                    logger.info(
+                        "connection to %s lost after %.1f s: %s", self.endpoint.url, uptime, cause
+                    )
+                else:
+                    self._failed_attempts += 1
+                    self._attempt += 1
+                    if self._down_since is None:
+                        self._down_since = now
+                    if self._connects == 0 and settings.first_connect is FirstConnect.FAIL:
+                        self._fatal = cause
+                        self._close(cause)
+                        return
+                    logger.info(
+                        "attempt %d to connect to %s failed: %s",
+                        self._attempt,
+                        self.endpoint.url,
+                        cause,
+                    )
+                if not settings.reconnect:
+                    self._close(cause)
+                    return
+                give_up = self._give_up_reason(now)
+                if give_up is not None:
+                    error = ConnectError(f"gave up reconnecting to {self.endpoint.url}: {give_up}")
+                    error.__cause__ = cause
+                    logger.error("%s", error)
+                    self._close(error)
+                    return
+                self._set_state(State.RECONNECTING if self._connects else State.CONNECTING, cause)
+                delay = settings.backoff.delay(self._attempt, self._rng)
+                logger.info(
+                    "reconnecting to %s in %.2f s (attempt %d)",
+                    self.endpoint.url,
+                    delay,
+                    self._attempt,
+                )
+                await trio.sleep(delay)
+        except trio.Cancelled as cancelled:
+            self._close(InstanceClosed("the instance was closed"))
+            raise cancelled from None
+        except Exception as error:
+            # A bug: log it and close, but never raise into the user's nursery.
+            logger.exception("the connection supervisor failed")
+            self._close(error)
+
+    def _give_up_reason(self, now: float) -> str | None:
+        settings = self.settings
+        if settings.max_attempts is not None and self._attempt > settings.max_attempts:
+            return f"{settings.max_attempts} attempts failed"
+        if (
+            settings.max_downtime is not None
+            and self._down_since is not None
+            and now - self._down_since >= settings.max_downtime
+        ):
+            return (
+                f"down for {now - self._down_since:.1f} s (max_downtime {settings.max_downtime} s)"
+            )
+        return None
+
+    def _close(self, cause: BaseException) -> None:
+        """Fail everything waiting, refuse new requests, wake whoever waits for readiness."""
+        if self._state is not State.CLOSED:
+            for call in self._session.close(cause):
+                self._wake(call)
+            self._set_state(State.CLOSED, cause)
+        self._ready.set()
+
+    async def _run_link(self) -> tuple[bool, BaseException, float]:
+        """One connection, from attempt to loss: (whether it connected, why it ended, uptime)."""
+        settings = self.settings
+        causes: list[BaseException] = []
+        connected_at: float | None = None
+        stream: trio.abc.Stream | None = None
+        async with trio.open_nursery() as nursery:
+
+            def lost(error: BaseException) -> None:
+                if not causes:
+                    causes.append(error)
+                nursery.cancel_scope.cancel()
+
+            try:
+                try:
+                    with trio.fail_after(settings.connect_timeout):
+                        stream = await self._connector()
+                        ws_nursery: trio.Nursery = await nursery.start(self._guard_websocket, lost)
+                        ws = await connect_websocket(ws_nursery, stream, self.endpoint, settings)
+                except trio.TooSlowError:
+                    raise ConnectError(
+                        f"connecting to {self.endpoint.url} timed out after "
+                        f"{settings.connect_timeout} s (a server at its --max-clients limit "
+                        "accepts TCP but never answers the handshake)"
+                    ) from None
+                except OSError as error:
+                    raise ConnectError(f"cannot connect to {self.endpoint.url}: {error}") from error
+                self._connects += 1
+                connected_at = trio.current_time()
+                self._last_received = connected_at
+                logger.info("connected to %s", self.endpoint.url)
+                self._released = False
+                nursery.start_soon(self._guarded, self._reader, ws, lost)
+                nursery.start_soon(self._guarded, self._writer, ws, lost)
+                nursery.start_soon(self._guarded, self._liveness, None, lost)
+                await self._run_hooks()
+                self._released = True
+                self._outbox_ready.set()
+                self._down_since = None
+                self._set_state(State.CONNECTED)
+                self._ready.set()
+            except BraynsConnectionError as error:
+                lost(error)
+            except Exception as error:
+                # The on-connect hook failed for a reason reconnecting cannot fix (a version check,
+                # a bug in the hook): the instance closes with it.
+                self._fatal = error
+                lost(error)
+        if stream is not None:
+            await trio.aclose_forcefully(stream)
+        cause = causes[0] if causes else ConnectError("the connection ended")
+        for call in self._session.connection_lost(hold=settings.wait_for_connection, cause=cause):
+            self._wake(call)
+        uptime = 0.0 if connected_at is None else trio.current_time() - connected_at
+        return connected_at is not None, cause, uptime
+
+    async def _run_hooks(self) -> None:
+        token = _IN_HOOK.set(self)
+        try:
+            if self.settings.check_version:
+                from ._version import check_version
+
+                await check_version(self)
+            if self._on_connect is not None:
+                await self._on_connect(self)
+        finally:
+            _IN_HOOK.reset(token)
+
+    async def _guard_websocket(
+        self, lost: Callable[[BaseException], None], *, task_status: trio.TaskStatus[trio.Nursery]
+    ) -> None:
+        """A nursery for trio-websocket's own reader task, whose errors end the link, not us."""
+        try:
+            async with trio.open_nursery() as nursery:
+                task_status.started(nursery)
+                await trio.sleep_forever()
+        except* trio_websocket.ConnectionRejected as group:
+            status = getattr(group.exceptions[0], "status_code", "?")
+            lost(
+                ConnectError(
+                    f"{self.endpoint.url} rejected the WebSocket handshake (HTTP {status})"
+                )
+            )
+        except* Exception as group:
+            lost(ConnectError(f"WebSocket failure: {group.exceptions[0]!r}"))
+
+    async def _guarded(
+        self,
+        body: Callable[[Any], Awaitable[None]],
+        ws: Any,
+        lost: Callable[[BaseException], None],
+    ) -> None:
+        try:
+            await body(ws)
+        except trio_websocket.ConnectionClosed as error:
+            lost(_LinkLost(f"the connection closed ({error.reason})"))
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
+            lost(_LinkLost(f"the connection broke: {error!r}"))
+        except (RemoteProtocolError, _LinkLost) as error:
+            if isinstance(error, RemoteProtocolError):
+                logger.error("dropping the connection to %s: %s", self.endpoint.url, error)
+            lost(error)
+        except Exception as error:
+            logger.exception("connection task %s failed", getattr(body, "__name__", body))
+            lost(error)
+
+    async def _reader(self, ws: trio_websocket.WebSocketConnection) -> None:
+        session = self._session
+        wake = self._wake
+        while True:
+            frame = await ws.get_message()
+            self._last_received = now = trio.current_time()
+            if self._probe_sent_at is not None:
+                # The first message after a probe: the probe's answer, or something as recent.
+                self._last_rtt = now - self._probe_sent_at
+                self._probe_sent_at = None
+            self._bytes_received += len(frame)
+            item = session.receive(frame)
+            if item is None:
+                continue
+            if type(item) is Call:
+                wake(item)
+            else:
+                assert isinstance(item, JsonRpcError)
+                self._orphan(item)
+
+    def _orphan(self, error: JsonRpcError) -> None:
+        logger.warning("the server sent an error tied to no request: %s", error)
+        if self._on_orphan_error is not None:
+            try:
+                self._on_orphan_error(error)
+            except Exception:
+                logger.exception("on_orphan_error raised")
+
+    async def _writer(self, ws: trio_websocket.WebSocketConnection) -> None:
+        session = self._session
+        while True:
+            call = session.next_outgoing(released=self._released)
+            if call is None:
+                await self._outbox_ready.wait()
+                self._outbox_ready = trio.Event()
+                continue
+            await ws.send_message(call.frame)
+            self._bytes_sent += len(call.frame)
+            if call.id is None:
+                self._wake(call)
+
+    async def _liveness(self, _: None) -> None:
+        """Probe a quiet server; a probe unanswered for ``probe_timeout`` ends the link."""
+        interval = self.settings.probe_interval
+        timeout = self.settings.probe_timeout
+        if timeout is None:
+            return
+        while True:
+            quiet_until = self._last_received + interval
+            if trio.current_time() < quiet_until:
+                await trio.sleep_until(quiet_until)
+                continue
+            sent_at = trio.current_time()
+            probe = self._session.probe()
+            self._probes_sent += 1
+            self._probe_sent_at = sent_at
+            self._outbox_ready.set()
+            logger.debug("server quiet for %.1f s: probe %s", interval, probe.id)
+            # Any message counts as life; a probe's own answer is one. Checking once at the
+            # deadline is enough: the link is dropped only if nothing came at all.
+            await trio.sleep_until(sent_at + timeout)
+            if self._last_received < sent_at:
+                self._probe_sent_at = None
+                raise _LinkLost(
+                    f"no message from the server for {interval + timeout:.1f} s (probe unanswered)"
+                )
+
+
+@attrs.define(eq=False)
+class Task:
+    """A request in progress, from :meth:`Instance.task`."""
+
+    _instance: Instance
+    _call: Call
+
+    @property
+    def id(self) -> int:
+        """The request's id."""
+        assert self._call.id is not None
+        return self._call.id
+
+    @property
+    def method(self) -> str:
+        return self._call.method
+
+    @property
+    def done(self) -> bool:
+        """Whether the request has its outcome."""
+        return self._call.state is CallState.DONE
+
+    @property
+    def dropped_progress(self) -> int:
+        """Progress messages dropped because they were not read in time (the newest are kept)."""
+        return self._call.progress_dropped
+
+    async def reply(self) -> Reply:
+        """Wait for the reply.
+
+        Cancellation: cancelling this wait does not abandon the request; leaving the ``task``
+        block does.
+
+        Error handling: as :meth:`Instance.execute`; :class:`TaskCancelledError` once cancelled.
+        """
+        call = self._call
+        if call.outcome is None:
+            while call.outcome is None:
+                await self._instance._park(call)
+        else:
+            await trio.lowlevel.checkpoint()
+        outcome = call.outcome
+        if type(outcome) is Reply:
+            return outcome
+        assert isinstance(outcome, BaseException)
+        raise outcome
+
+    def progress(self) -> _ProgressIterator:
+        """Iterate over progress messages until the request has its outcome.
+
+        Progress not read in time is kept (up to ``Settings.progress_buffer``, then the oldest are
+        dropped). The iteration ends when the request is done, whatever its outcome: call
+        :meth:`reply` for it.
+        """
+        return _ProgressIterator(self._instance, self._call)
+
+    async def cancel(self) -> None:
+        """Ask the server to cancel the request; :meth:`reply` then raises
+        :class:`TaskCancelledError`.
+
+        Returns once the server accepted the cancel, or at once if the request is already done.
+
+        Error handling: :class:`JsonRpcError` if the server refuses (for instance "Method 'x' is
+        not cancellable." for a synchronous method).
+        """
+        call = self._call
+        if call.state is CallState.DONE or call.state is CallState.ABANDONED:
+            await trio.lowlevel.checkpoint()
+            return
+        instance = self._instance
+        cancel = instance._session.cancel_request(call)
+        instance._outbox_ready.set()
+        try:
+            await instance._wait(cancel)
+        except JsonRpcError:
+            if self.done:  # it finished before the cancel reached the server
+                return
+            raise
+
+
+@attrs.define(eq=False)
+class _ProgressIterator:
+    _instance: Instance
+    _call: Call
+
+    def __aiter__(self) -> _ProgressIterator:
+        return self
+
+    async def __anext__(self) -> Progress:
+        call = self._call
+        assert call.progress is not None
+        while not call.progress:
+            if call.state is CallState.DONE or call.state is CallState.ABANDONED:
+                raise StopAsyncIteration
+            await self._instance._park(call)
+        return call.progress.popleft()
+
+
+def _unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The single real exception of a group made only by strict nurseries."""
+    while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
+        group = group.exceptions[0]  # type: ignore[assignment]
+    return group
+
+
+@asynccontextmanager
+async def open_instance(
+    uri: str,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    settings: Settings | None = None,
+    on_connect: OnConnect | None = None,
+    on_orphan_error: Callable[[JsonRpcError], None] | None = None,
+    connector: Connector | None = None,
+    rng: random.Random | None = None,
+) -> AsyncIterator[Instance]:
+    """Connect to a Brayns server and keep the link up while the block runs.
+
+    Args:
+        uri: ``host:port`` (ws, or wss when ``ssl_context`` is given), ``ws://host:port`` or
+            ``wss://host:port``.
+        ssl_context: TLS settings; with ``wss://`` and none, the system's default context
+            (certificate and hostname verified).
+        settings: timeouts, liveness and reconnect policy (:class:`Settings`).
+        on_connect: run on every new connection before queued requests are released, for
+            instance to restore scene state after a server restart. Its requests go first.
+        on_orphan_error: called with each error the server could not tie to a request.
+        connector: a replacement for the TCP connection (an async callable returning a byte
+            stream), for tests and tunnels.
+        rng: the random generator of the backoff jitter.
+
+    The block is entered once connected (with ``FirstConnect.RETRY``, once a retry succeeds).
+    Leaving it closes the link and fails whatever still waits with :class:`InstanceClosed`.
+
+    Error handling: :class:`ConnectError` if the first connection fails (by default), or the
+    on-connect hook's own exception (for instance :class:`VersionError`). Exceptions from the
+    block come out as they are, not wrapped in an exception group.
+    """
+    settings = settings if settings is not None else Settings()
+    endpoint = parse_uri(uri, secure=ssl_context is not None)
+    if connector is None:
+
+        async def connector() -> trio.abc.Stream:
+            return await open_tcp(endpoint, settings, ssl_context)
+
+    instance = Instance(
+        endpoint,
+        settings=settings,
+        connector=connector,
+        on_connect=on_connect,
+        rng=rng if rng is not None else random.Random(),
+        on_orphan_error=on_orphan_error,
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(instance._supervise)
+            await instance._ready.wait()
+            if instance._fatal is not None:
+                raise instance._fatal
+            if instance.state is State.CLOSED:
+                raise InstanceClosed(
+                    "the instance closed before it connected"
+                ) from instance._session.closed
+            try:
+                yield instance
+            finally:
+                instance._close(InstanceClosed("the instance was closed"))
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        error = _unwrap(group)
+        if isinstance(error, BaseExceptionGroup):
+            raise
+        raise error from error.__cause__

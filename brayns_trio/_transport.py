@@ -1,0 +1,148 @@
+"""The I/O seam: URIs, TCP (+TLS) streams with liveness socket options, and the WebSocket on top.
+
+Every exception trio, trio-websocket, ``ssl`` or the OS raises while connecting becomes a
+:class:`ConnectError` here; later failures are read by the connection's tasks as a lost link.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+import attrs
+import trio
+import trio_websocket
+
+from ._errors import ConnectError
+from ._settings import Settings
+
+__all__ = ["Connector", "Endpoint", "connect_websocket", "open_tcp", "parse_uri"]
+
+logger = logging.getLogger("brayns_trio.transport")
+
+Connector = Callable[[], Awaitable[trio.abc.Stream]]
+"""An async callable returning a connected byte stream (TLS included when wanted).
+
+The default connects over TCP; tests pass an in-memory one."""
+
+
+@attrs.frozen
+class Endpoint:
+    """Where a server is: host, port, whether TLS is used, and the request path."""
+
+    host: str
+    port: int
+    secure: bool
+    resource: str = "/"
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'wss' if self.secure else 'ws'}://{host}:{self.port}{self.resource}"
+
+
+def parse_uri(uri: str, *, secure: bool = False) -> Endpoint:
+    """Parse ``host:port``, ``ws://host:port[/path]`` or ``wss://host:port[/path]``.
+
+    A bare ``host:port`` means ``ws://``, or ``wss://`` when ``secure`` (an SSL context was given),
+    as in the official client. IPv6 hosts go in brackets: ``[::1]:5000``.
+
+    Error handling: ``ValueError`` with the reason for anything else.
+    """
+    if not isinstance(uri, str) or not uri.strip():
+        raise ValueError(f"invalid URI {uri!r}: expected 'host:port' or 'ws[s]://host:port'")
+    text = uri.strip()
+    scheme = "wss" if secure else "ws"
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme not in ("ws", "wss"):
+            raise ValueError(f"invalid URI {uri!r}: scheme must be ws or wss, not {scheme!r}")
+    else:
+        text = f"{scheme}://{text}"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as error:
+        raise ValueError(f"invalid URI {uri!r}: {error}") from None
+    if not parts.hostname:
+        raise ValueError(f"invalid URI {uri!r}: no host")
+    if port is None:
+        raise ValueError(f"invalid URI {uri!r}: no port (Brayns has no default port)")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"invalid URI {uri!r}: only host, port and path are allowed")
+    return Endpoint(parts.hostname, port, scheme == "wss", parts.path or "/")
+
+
+def configure_socket(sock: trio.socket.SocketType, settings: Settings) -> None:
+    """Keepalive and ``TCP_USER_TIMEOUT``: the kernel bounds how long a dead link goes unnoticed.
+
+    Brayns answers nothing while it runs a synchronous request, and drops a client that sends a
+    WebSocket ping, so liveness of the *link* is left to TCP, which works whatever the server does.
+    Options the platform lacks are skipped.
+    """
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    options = [
+        ("TCP_KEEPIDLE", settings.keepalive_idle),
+        ("TCP_KEEPINTVL", settings.keepalive_interval),
+        ("TCP_KEEPCNT", settings.keepalive_count),
+        ("TCP_USER_TIMEOUT", int(settings.user_timeout * 1000)),
+        ("TCP_NODELAY", 1),
+    ]
+    for name, value in options:
+        option = getattr(socket, name, None)
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
+async def open_tcp(
+    endpoint: Endpoint, settings: Settings, ssl_context: ssl.SSLContext | None
+) -> trio.abc.Stream:
+    """A TCP stream to ``endpoint`` with liveness options, wrapped in TLS when secure.
+
+    Error handling: :class:`ConnectError` for refusal, resolution and TLS failures.
+    """
+    try:
+        tcp = await trio.open_tcp_stream(endpoint.host, endpoint.port)
+    except OSError as error:
+        raise ConnectError(f"cannot connect to {endpoint.url}: {error}") from error
+    configure_socket(tcp.socket, settings)
+    if not endpoint.secure:
+        return tcp
+    context = ssl_context if ssl_context is not None else ssl.create_default_context()
+    stream = trio.SSLStream(tcp, context, server_hostname=endpoint.host, https_compatible=True)
+    try:
+        await stream.do_handshake()
+    except trio.BrokenResourceError as error:
+        await trio.aclose_forcefully(tcp)
+        cause = error.__cause__ or error
+        raise ConnectError(f"TLS handshake with {endpoint.url} failed: {cause}") from cause
+    return stream
+
+
+async def connect_websocket(
+    nursery: trio.Nursery, stream: trio.abc.Stream, endpoint: Endpoint, settings: Settings
+) -> trio_websocket.WebSocketConnection:
+    """The WebSocket handshake over ``stream``; its reader task runs in ``nursery``.
+
+    No subprotocol, no extension, never a ping: the server drops a client that pings, and it
+    answers nothing else. trio-websocket sends each message as one frame, as Brayns requires.
+
+    Error handling: :class:`ConnectError` if the server rejects or breaks the handshake.
+    """
+    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+    try:
+        return await trio_websocket.wrap_client_stream(
+            nursery,
+            stream,  # type: ignore[arg-type]  # any trio Stream works
+            f"{host}:{endpoint.port}",
+            endpoint.resource,
+            max_message_size=settings.max_message_size,
+            receive_buffer_size=settings.receive_buffer_size,
+        )
+    except trio_websocket.ConnectionRejected as error:
+        raise ConnectError(f"{endpoint.url} rejected the WebSocket handshake: {error}") from error
+    except (trio_websocket.HandshakeError, trio.BrokenResourceError, OSError) as error:
+        raise ConnectError(f"WebSocket handshake with {endpoint.url} failed: {error}") from error

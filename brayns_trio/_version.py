@@ -1,0 +1,63 @@
+"""Server version: :func:`get_version` and :func:`check_version`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ._codec import converter
+from ._errors import VersionError
+
+if TYPE_CHECKING:
+    from ._instance import Instance
+
+__all__ = ["SUPPORTED_VERSION", "Version", "check_version", "get_version"]
+
+
+@attrs.frozen(order=True)
+class Version:
+    """A Brayns version; ``revision`` is the server build's source-control commit."""
+
+    major: int
+    minor: int
+    patch: int
+    revision: str = attrs.field(default="", eq=False, order=False)
+
+    @property
+    def release(self) -> str:
+        return f"{self.major}.{self.minor}.{self.patch}"
+
+    def __str__(self) -> str:
+        return self.release
+
+
+SUPPORTED_VERSION = Version(3, 10, 1)
+"""The Brayns release this client's protocol and API reference come from."""
+
+
+async def get_version(instance: Instance) -> Version:
+    """The server's version (``get-version``).
+
+    Error handling: as :meth:`Instance.request`; :class:`RemoteProtocolError`-free: a malformed
+    result raises ``cattrs`` validation errors wrapped in ``ValueError``.
+    """
+    result = await instance.request("get-version")
+    try:
+        return converter.structure(result, Version)
+    except Exception as error:
+        raise ValueError(f"get-version returned an unexpected result: {result!r:.200}") from error
+
+
+async def check_version(instance: Instance, expected: Version = SUPPORTED_VERSION) -> Version:
+    """Check that the server runs the ``expected`` release and return its version.
+
+    Major, minor and patch must all match, as the official client requires: Brayns changes its
+    API in minor releases.
+
+    Error handling: :class:`VersionError` on a mismatch.
+    """
+    version = await get_version(instance)
+    if version.release != expected.release:
+        raise VersionError(expected, version)
+    return version
