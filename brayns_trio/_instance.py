@@ -150,6 +150,7 @@ class Instance:
         self._probes_sent = 0
         self._last_rtt: float | None = None
         self._probe_sent_at: float | None = None
+        self._probe_answered = trio.Event()
 
     # -- public surface -----------------------------------------------------------------------
 
@@ -554,6 +555,7 @@ class Instance:
                 # The first message after a probe: the probe's answer, or something as recent.
                 self._last_rtt = now - self._probe_sent_at
                 self._probe_sent_at = None
+                self._probe_answered.set()
             self._bytes_received += len(frame)
             item = session.receive(frame)
             if item is None:
@@ -599,17 +601,18 @@ class Instance:
             sent_at = trio.current_time()
             probe = self._session.probe()
             self._probes_sent += 1
+            self._probe_answered = trio.Event()
             self._probe_sent_at = sent_at
             self._outbox_ready.set()
             logger.debug("server quiet for %.1f s: probe %s", interval, probe.id)
-            # Any message counts as life; a probe's own answer is one. Checking once at the
-            # deadline is enough: the link is dropped only if nothing came at all.
-            await trio.sleep_until(sent_at + timeout)
-            if self._last_received < sent_at:
-                self._probe_sent_at = None
-                raise _LinkLost(
-                    f"no message from the server for {interval + timeout:.1f} s (probe unanswered)"
-                )
+            # Any message counts as life, the probe's own answer or anything else.
+            with trio.move_on_after(timeout):
+                await self._probe_answered.wait()
+                continue
+            self._probe_sent_at = None
+            raise _LinkLost(
+                f"no message from the server for {interval + timeout:.1f} s (probe unanswered)"
+            )
 
 
 @attrs.define(eq=False)

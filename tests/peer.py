@@ -50,7 +50,10 @@ class ScriptedPeer:
     def drop_all(self) -> None:
         """Abort every connection's byte stream (a reset, no close frame)."""
         for stream in self.streams:
-            stream.close()  # type: ignore[attr-defined]
+            assert isinstance(stream, trio.StapledStream)
+            stream.send_stream.close()
+            stream.receive_stream.close()
+        self.streams.clear()
 
 
 def reply(request: dict[str, object], result: object = None) -> str:

@@ -1,0 +1,692 @@
+"""The Trio layer against a scripted peer: matching, cancellation, errors, and healing.
+
+Time-based behaviour runs under the autojump clock and asserts exact virtual times.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+import orjson
+import pytest
+import trio
+import trio.testing
+import trio_websocket
+
+import brayns_trio
+from brayns_trio import (
+    Backoff,
+    ConnectError,
+    InstanceClosed,
+    JsonRpcError,
+    OutcomeUnknown,
+    RemoteProtocolError,
+    RequestNotSent,
+    Settings,
+    State,
+    TaskCancelledError,
+)
+
+from .peer import ScriptedPeer, echo_version, reply
+
+WS = trio_websocket.WebSocketConnection
+VERSION = {"major": 3, "minor": 10, "patch": 1, "revision": "abc"}
+NO_PROBE = Settings(probe_timeout=None)
+
+
+class Recorder:
+    """A peer handler that records every message and answers by a per-method rule."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.silent: set[str] = set()
+
+    async def __call__(self, ws: WS) -> None:
+        while True:
+            frame = await ws.get_message()
+            message = orjson.loads(frame[4:] if isinstance(frame, bytes) else frame)
+            self.received.append(message)
+            if "id" not in message or message["method"] in self.silent:
+                continue
+            await self.answer(ws, message)
+
+    async def answer(self, ws: WS, message: dict[str, Any]) -> None:
+        method = message["method"]
+        if method == "get-version":
+            await ws.send_message(reply(message, VERSION))
+        elif method == "echo":
+            await ws.send_message(reply(message, message.get("params")))
+        elif method == "cancel":
+            await ws.send_message(reply(message))
+        else:
+            await ws.send_message(reply(message, method))
+
+    def methods(self) -> list[str]:
+        return [m["method"] for m in self.received]
+
+
+async def test_request_execute_and_version() -> None:
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, echo_version)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=NO_PROBE
+        ) as instance:
+            assert instance.state is State.CONNECTED
+            version = await brayns_trio.get_version(instance)
+            assert version == brayns_trio.Version(3, 10, 1, "abc")
+            assert await brayns_trio.check_version(instance) == version
+            reply_ = await instance.execute("registry")
+            assert reply_.result == VERSION
+            assert reply_.binary == b""
+        assert instance.state.value == "closed"
+        nursery.cancel_scope.cancel()
+
+
+async def test_check_version_mismatch() -> None:
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, echo_version)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=NO_PROBE
+        ) as instance:
+            with pytest.raises(brayns_trio.VersionError) as info:
+                await brayns_trio.check_version(instance, brayns_trio.Version(3, 9, 0))
+            assert str(info.value.remote) == "3.10.1"
+        nursery.cancel_scope.cancel()
+
+
+async def test_thousand_concurrent_requests_from_hundred_tasks() -> None:
+    async def shuffled_echo(ws: WS) -> None:
+        # Collect a batch, answer it in a random order: matching must be by id, not order.
+        rng = random.Random(5)
+        while True:
+            batch = [orjson.loads(await ws.get_message())]
+            with trio.move_on_after(0.01):
+                while len(batch) < 64:
+                    batch.append(orjson.loads(await ws.get_message()))
+            rng.shuffle(batch)
+            for message in batch:
+                await ws.send_message(reply(message, message["params"]))
+
+    results: dict[tuple[int, int], Any] = {}
+
+    async def worker(instance: brayns_trio.Instance, worker_id: int) -> None:
+        for n in range(10):
+            results[worker_id, n] = await instance.request("echo", {"w": worker_id, "n": n})
+
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, shuffled_echo)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=NO_PROBE
+        ) as instance:
+            async with trio.open_nursery() as workers:
+                for worker_id in range(100):
+                    workers.start_soon(worker, instance, worker_id)
+            assert instance.stats.pending == 0
+            assert instance.stats.requests_sent == 1000
+        nursery.cancel_scope.cancel()
+    assert len(results) == 1000
+    assert all(results[w, n] == {"w": w, "n": n} for (w, n) in results)
+
+
+async def test_cancelled_caller_frees_slot_and_cancels_async_method(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    recorder.silent = {"snapshot", "render-image"}
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, recorder)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=NO_PROBE
+        ) as instance:
+            with trio.move_on_after(1):
+                await instance.execute("snapshot", {})
+            with trio.move_on_after(1):
+                await instance.execute("render-image", {})
+            assert instance.stats.pending == 0
+            await instance.request("get-version")  # everything before it has been sent
+            # The snapshot (async on the server) got a cancel; render-image (sync) did not.
+            # The cancel is sent ahead of anything queued.
+            assert recorder.methods() == ["snapshot", "cancel", "render-image", "get-version"]
+            assert recorder.received[1]["params"] == {"id": recorder.received[0]["id"]}
+        nursery.cancel_scope.cancel()
+
+
+async def test_late_reply_to_abandoned_request_is_dropped(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def late(ws: WS) -> None:
+        first = orjson.loads(await ws.get_message())
+        await trio.sleep(5)
+        await ws.send_message(reply(first, "late"))
+        second = orjson.loads(await ws.get_message())
+        await ws.send_message(reply(second, "fresh"))
+
+    caplog.set_level(logging.DEBUG, "brayns_trio.protocol")
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, late)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=NO_PROBE
+        ) as instance:
+            with trio.move_on_after(1):
+                await instance.request("get-scene")
+            await trio.sleep(10)
+            assert await instance.request("get-scene") == "fresh"
+            assert instance.stats.pending == 0
+        nursery.cancel_scope.cancel()
+    assert "no caller waits for it" in caplog.text
+
+
+async def test_orphan_errors_fail_no_request() -> None:
+    async def orphan_then_reply(ws: WS) -> None:
+        message = orjson.loads(await ws.get_message())
+        await ws.send_message(
+            '{"error":{"code":-32700,"message":"Invalid JSON: x"},"id":null,"jsonrpc":"2.0"}'
+        )
+        await ws.send_message(reply(message, "ok"))
+        await trio.sleep_forever()
+
+    seen: list[JsonRpcError] = []
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, orphan_then_reply)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=NO_PROBE, on_orphan_error=seen.append
+        ) as instance:
+            assert await instance.request("registry") == "ok"
+            assert [e.code for e in seen] == [-32700]
+            assert [e.message for e in instance.orphan_errors] == ["Invalid JSON: x"]
+            assert instance.stats.orphan_errors == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_server_error_is_raised_with_its_fields() -> None:
+    async def error(ws: WS) -> None:
+        while True:
+            message = orjson.loads(await ws.get_message())
+            await ws.send_message(
+                orjson.dumps(
+                    {
+                        "error": {
+                            "code": -32602,
+                            "data": ["x: bad"],
+                            "message": "Invalid params schema",
+                        },
+                        "id": message["id"],
+                        "jsonrpc": "2.0",
+                    }
+                ).decode()
+            )
+
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, error)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=NO_PROBE
+        ) as instance:
+            with pytest.raises(JsonRpcError) as info:
+                await instance.request("schema", {})
+            assert (info.value.code, info.value.message, info.value.data, info.value.id) == (
+                -32602,
+                "Invalid params schema",
+                ["x: bad"],
+                1,
+            )
+        nursery.cancel_scope.cancel()
+
+
+async def test_malformed_message_drops_the_link_and_reconnects(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def garbage_first(ws: WS) -> None:
+        if peer.connections > 1:
+            await echo_version(ws)
+        await ws.get_message()
+        await ws.send_message("this is not JSON")
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, garbage_first)
+        settings = Settings(probe_timeout=None, backoff=Backoff(jitter=0.0))
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings
+        ) as instance:
+            with pytest.raises(OutcomeUnknown) as info:
+                await instance.request("set-camera-view", {})
+            assert isinstance(info.value.__cause__, RemoteProtocolError)
+            assert info.value.sent
+            # The next request waits for the new link (backoff 1 s) and goes through.
+            start = trio.current_time()
+            assert await instance.request("get-version") == VERSION
+            assert trio.current_time() - start == pytest.approx(1.0)
+            assert peer.connections == 2
+        nursery.cancel_scope.cancel()
+
+
+async def test_first_connect_failure_raises_connect_error_unwrapped() -> None:
+    async def refused() -> trio.abc.Stream:
+        raise ConnectError("cannot connect to ws://host:5000/: refused")
+
+    with pytest.raises(ConnectError, match="refused"):
+        async with brayns_trio.open_instance("host:5000", connector=refused):
+            pass  # pragma: no cover
+
+
+async def test_body_exception_comes_out_unwrapped() -> None:
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, echo_version)
+        with pytest.raises(KeyError, match="mine"):
+            async with brayns_trio.open_instance(
+                "host:5000", connector=peer.connector, settings=NO_PROBE
+            ):
+                raise KeyError("mine")
+        nursery.cancel_scope.cancel()
+
+
+async def test_backoff_schedule_exact_times(autojump_clock: trio.testing.MockClock) -> None:
+    attempts: list[float] = []
+
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, echo_version)
+
+        async def flaky() -> trio.abc.Stream:
+            attempts.append(trio.current_time())
+            if len(attempts) < 5:
+                raise OSError("connection refused")
+            return await peer.connector()
+
+        settings = Settings(
+            probe_timeout=None,
+            first_connect=brayns_trio.FirstConnect.RETRY,
+            backoff=Backoff(initial=1.0, multiplier=2.0, max_delay=5.0, jitter=0.0),
+        )
+        start = trio.current_time()
+        async with brayns_trio.open_instance(
+            "host:5000", connector=flaky, settings=settings
+        ) as instance:
+            assert instance.stats.failed_attempts == 4
+            assert [round(t - start, 6) for t in attempts] == [0.0, 1.0, 3.0, 7.0, 12.0]
+        nursery.cancel_scope.cancel()
+
+
+async def test_give_up_fails_waiting_callers(autojump_clock: trio.testing.MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, Recorder())
+        settings = Settings(
+            probe_timeout=None,
+            max_attempts=3,
+            backoff=Backoff(initial=1.0, multiplier=1.0, jitter=0.0),
+        )
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings
+        ) as instance:
+            peer.refuse = True
+            peer.drop_all()
+            await trio.sleep(0.5)
+            start = trio.current_time()
+            with pytest.raises(RequestNotSent) as info:
+                await instance.request("registry")
+            # Lost at 0, then attempts at 1, 2, 3 fail; the third failure exceeds max_attempts.
+            assert trio.current_time() - start == pytest.approx(2.5)
+            assert isinstance(info.value.__cause__, ConnectError)
+            assert "gave up" in str(info.value.__cause__)
+            assert instance.state is State.CLOSED
+            with pytest.raises(InstanceClosed):
+                await instance.request("registry")
+        nursery.cancel_scope.cancel()
+
+
+async def test_anti_flap_resets_only_after_a_healthy_link(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    lifetimes = iter([0.5, 0.5, 20.0, 0.5])
+    connected_at: list[float] = []
+
+    async def short_lived(ws: WS) -> None:
+        connected_at.append(trio.current_time())
+        await trio.sleep(next(lifetimes, 1000.0))
+
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, short_lived)
+        settings = Settings(
+            probe_timeout=None,
+            healthy_after=10.0,
+            backoff=Backoff(initial=1.0, multiplier=2.0, max_delay=60.0, jitter=0.0),
+        )
+        start = trio.current_time()
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings
+        ):
+            await trio.sleep(60)
+        nursery.cancel_scope.cancel()
+    # up 0.5, wait 1 (attempt 1); up 0.5, wait 2 (attempt 2); up 20 (healthy: reset), wait 1;
+    # up 0.5, wait 2. Without anti-flap every wait would be 1 s.
+    assert [round(t - start, 6) for t in connected_at] == [0.0, 1.5, 4.0, 25.0, 27.5]
+
+
+async def test_probe_drops_a_frozen_server_at_exact_time(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    recorder.silent = {"cancel"}  # a frozen server: TCP up, nothing answered
+    changes: list[brayns_trio.StateChange] = []
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, recorder)
+        settings = Settings(
+            probe_interval=5.0, probe_timeout=20.0, backoff=Backoff(initial=1.0, jitter=0.0)
+        )
+        start = trio.current_time()
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings
+        ) as instance, instance.state_changes() as stream:
+            change = await stream.receive()
+            changes.append(change)
+        nursery.cancel_scope.cancel()
+    assert changes[0].state is State.RECONNECTING
+    assert changes[0].time - start == pytest.approx(25.0)
+    assert "probe unanswered" in str(changes[0].cause)
+    assert recorder.received[0]["params"] == {"id": "brayns-trio-probe"}
+
+
+async def test_answered_probes_keep_a_quiet_link(autojump_clock: trio.testing.MockClock) -> None:
+    recorder = Recorder()
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, recorder)
+        settings = Settings(probe_interval=5.0, probe_timeout=20.0)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings
+        ) as instance:
+            await trio.sleep(99)
+            assert instance.stats.connects == 1
+            assert instance.stats.probes_sent == 19  # at 5, 10, ... 95 s
+            assert instance.stats.last_rtt == 0.0
+        nursery.cancel_scope.cancel()
+
+
+async def test_requests_wait_for_the_link_and_fail_fast_option(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, recorder)
+        settings = Settings(probe_timeout=None, backoff=Backoff(initial=3.0, jitter=0.0))
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings
+        ) as instance:
+            peer.drop_all()
+            await trio.sleep(0.1)
+            assert instance.state is State.RECONNECTING
+            start = trio.current_time()
+            assert await instance.request("get-version") == VERSION
+            assert trio.current_time() - start == pytest.approx(2.9)
+        fast = Settings(
+            probe_timeout=None, wait_for_connection=False, backoff=Backoff(initial=3.0, jitter=0.0)
+        )
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=fast
+        ) as instance:
+            peer.drop_all()
+            await trio.sleep(0.1)
+            with pytest.raises(RequestNotSent, match="not connected"):
+                await instance.request("get-version")
+        nursery.cancel_scope.cancel()
+
+
+async def test_request_cancelled_while_disconnected_is_never_sent(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, recorder)
+        settings = Settings(probe_timeout=None, backoff=Backoff(initial=3.0, jitter=0.0))
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings
+        ) as instance:
+            peer.drop_all()
+            await trio.sleep(0.1)
+            with trio.move_on_after(1):
+                await instance.execute("snapshot", {})
+            assert await instance.request("get-version") == VERSION
+            assert recorder.methods() == ["get-version"]
+        nursery.cancel_scope.cancel()
+
+
+async def test_idempotent_request_in_flight_is_resent(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    recorder.silent = {"get-scene", "set-camera-view"}
+
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, recorder)
+        settings = Settings(probe_timeout=None, backoff=Backoff(initial=1.0, jitter=0.0))
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings
+        ) as instance:
+            outcomes: dict[str, Any] = {}
+
+            async def call(method: str, params: Any) -> None:
+                try:
+                    outcomes[method] = await instance.request(method, params)
+                except brayns_trio.BraynsError as error:
+                    outcomes[method] = error
+
+            async with trio.open_nursery() as callers:
+                callers.start_soon(call, "get-scene", None)
+                callers.start_soon(call, "set-camera-view", {})
+                await trio.sleep(1)
+                recorder.silent = set()
+                peer.drop_all()
+        nursery.cancel_scope.cancel()
+    assert outcomes["get-scene"] == "get-scene"
+    assert isinstance(outcomes["set-camera-view"], OutcomeUnknown)
+    assert recorder.methods().count("get-scene") == 2
+    assert recorder.methods().count("set-camera-view") == 1
+
+
+async def test_on_connect_hook_runs_first_on_every_connection(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    hooks: list[float] = []
+
+    async def restore(instance: brayns_trio.Instance) -> None:
+        hooks.append(trio.current_time())
+        await instance.request("set-camera-view", {"restored": len(hooks)})
+
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, recorder)
+        settings = Settings(probe_timeout=None, backoff=Backoff(initial=1.0, jitter=0.0))
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings, on_connect=restore
+        ) as instance:
+            peer.drop_all()
+            await trio.sleep(0.1)
+            async with trio.open_nursery() as callers:
+                for n in range(3):
+                    callers.start_soon(instance.request, "echo", n)
+        nursery.cancel_scope.cancel()
+    assert len(hooks) == 2
+    methods = recorder.methods()
+    assert methods[0] == "set-camera-view"
+    assert methods[1] == "set-camera-view"
+    assert methods[2:] == ["echo", "echo", "echo"]
+
+
+async def test_hook_failure_closes_the_instance_with_its_error() -> None:
+    async def bad_hook(instance: brayns_trio.Instance) -> None:
+        await brayns_trio.check_version(instance, brayns_trio.Version(2, 0, 0))
+
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, echo_version)
+        with pytest.raises(brayns_trio.VersionError):
+            async with brayns_trio.open_instance(
+                "host:5000", connector=peer.connector, on_connect=bad_hook
+            ):
+                pass  # pragma: no cover
+        nursery.cancel_scope.cancel()
+
+
+async def test_check_version_setting_runs_on_connect() -> None:
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, echo_version)
+        settings = Settings(probe_timeout=None, check_version=True)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings
+        ) as instance:
+            assert instance.stats.requests_sent == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_task_progress_reply_and_cancel(autojump_clock: trio.testing.MockClock) -> None:
+    async def snapshot_server(ws: WS) -> None:
+        while True:
+            message = orjson.loads(await ws.get_message())
+            if message["method"] == "snapshot":
+                for amount in (0.0, 0.5):
+                    progress = {
+                        "amount": amount,
+                        "id": message["id"],
+                        "operation": "Rendering snapshot ...",
+                    }
+                    await ws.send_message(
+                        orjson.dumps(
+                            {"jsonrpc": "2.0", "method": "snapshot", "params": progress}
+                        ).decode()
+                    )
+                    await trio.sleep(1)
+                if message["params"].get("slow"):
+                    cancel = orjson.loads(await ws.get_message())
+                    await ws.send_message(reply(cancel))
+                    await ws.send_message(
+                        orjson.dumps(
+                            {
+                                "error": {"code": 20, "message": "Task has been cancelled"},
+                                "id": message["id"],
+                                "jsonrpc": "2.0",
+                            }
+                        ).decode()
+                    )
+                    continue
+                text = orjson.dumps(
+                    {
+                        "id": message["id"],
+                        "jsonrpc": "2.0",
+                        "result": {"color_buffer": {"offset": 0, "size": 4}},
+                    }
+                )
+                await ws.send_message(len(text).to_bytes(4, "little") + text + b"\x89PNG")
+
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, snapshot_server)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=NO_PROBE
+        ) as instance:
+            async with instance.task("snapshot", {}) as task:
+                seen = [(p.operation, p.amount) async for p in task.progress()]
+                result = await task.reply()
+            assert seen == [("Rendering snapshot ...", 0.0), ("Rendering snapshot ...", 0.5)]
+            assert result.binary == b"\x89PNG"
+            assert result.result == {"color_buffer": {"offset": 0, "size": 4}}
+            assert task.done
+            async with instance.task("snapshot", {"slow": True}) as task:
+                await trio.sleep(1.5)
+                await task.cancel()
+                with pytest.raises(TaskCancelledError):
+                    await task.reply()
+            assert instance.stats.pending == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_leaving_task_block_early_cancels_it(autojump_clock: trio.testing.MockClock) -> None:
+    recorder = Recorder()
+    recorder.silent = {"snapshot"}
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, recorder)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=NO_PROBE
+        ) as instance:
+            async with instance.task("snapshot", {}):
+                await trio.sleep(1)
+            await instance.request("get-version")
+            assert recorder.methods() == ["snapshot", "cancel", "get-version"]
+            assert instance.stats.pending == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_notify_sends_without_id() -> None:
+    recorder = Recorder()
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, recorder)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=NO_PROBE
+        ) as instance:
+            await instance.notify("clear-lights")
+            await instance.request("get-version")
+            assert recorder.received[0] == {"jsonrpc": "2.0", "method": "clear-lights"}
+            assert instance.stats.notifications_sent == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_oversized_message_drops_the_link(autojump_clock: trio.testing.MockClock) -> None:
+    async def big(ws: WS) -> None:
+        message = orjson.loads(await ws.get_message())
+        if peer.connections == 1:
+            await ws.send_message(reply(message, "x" * 2000))
+        else:
+            await ws.send_message(reply(message, "small"))
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, big)
+        settings = Settings(
+            probe_timeout=None, max_message_size=1024, backoff=Backoff(initial=1.0, jitter=0.0)
+        )
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings
+        ) as instance:
+            # registry is idempotent: sent again on the new link, where the reply fits.
+            assert await instance.request("registry") == "small"
+            assert instance.stats.connects == 2
+        nursery.cancel_scope.cancel()
+
+
+async def test_handshake_that_hangs_is_bounded_by_connect_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def full_server() -> trio.abc.Stream:
+        client, _server = trio.testing.memory_stream_pair()
+        streams.append(_server)  # accepted, never answered: a server at --max-clients
+        return client
+
+    streams: list[trio.abc.Stream] = []
+    start = trio.current_time()
+    with pytest.raises(ConnectError, match=r"timed out after 4\.0 s"):
+        async with brayns_trio.open_instance(
+            "host:5000", connector=full_server, settings=Settings(connect_timeout=4.0)
+        ):
+            pass  # pragma: no cover
+    assert trio.current_time() - start == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize(
+    ("uri", "url"),
+    [
+        ("localhost:5000", "ws://localhost:5000/"),
+        ("ws://h:1/path", "ws://h:1/path"),
+        ("wss://h:443", "wss://h:443/"),
+        ("[::1]:5000", "ws://[::1]:5000/"),
+    ],
+)
+def test_parse_uri(uri: str, url: str) -> None:
+    from brayns_trio._transport import parse_uri
+
+    assert parse_uri(uri).url == url
+
+
+def test_parse_uri_secure_and_errors() -> None:
+    from brayns_trio._transport import parse_uri
+
+    assert parse_uri("h:1", secure=True).secure
+    for bad in ["", "h", "http://h:1", "h:notaport", "ws://:5", "h:1?x=1", "h:99999"]:
+        with pytest.raises(ValueError, match="invalid URI"):
+            parse_uri(bad)
