@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from brayns_trio import InstanceClosed, JsonRpcError, OutcomeUnknown, RequestNotSent, TaskCancelledError
+from brayns_trio import (
+    InstanceClosed,
+    JsonRpcError,
+    OutcomeUnknown,
+    RequestNotSent,
+    TaskCancelledError,
+)
 from brayns_trio._messages import Reply
 from brayns_trio._methods import default_idempotent, method_table
 from brayns_trio._protocol import PROBE_TARGET, Call, CallState, Session
@@ -35,10 +41,16 @@ def reply_text(call_id: object, result: object = None) -> str:
 
 
 def error_text(call_id: object, code: int, message: str) -> str:
-    return orjson.dumps({"error": {"code": code, "message": message}, "id": call_id, "jsonrpc": "2.0"}).decode()
+    return orjson.dumps(
+        {"error": {"code": code, "message": message}, "id": call_id, "jsonrpc": "2.0"}
+    ).decode()
 
 
-@given(st.lists(st.sampled_from(["registry", "get-version", "snapshot", "cancel"]), min_size=1, max_size=50))
+@given(
+    st.lists(
+        st.sampled_from(["registry", "get-version", "snapshot", "cancel"]), min_size=1, max_size=50
+    )
+)
 def test_ids_are_monotonic_and_never_reused(methods: list[str]) -> None:
     session = new_session()
     seen: list[int] = []
@@ -108,7 +120,11 @@ def test_error_reply_becomes_json_rpc_error() -> None:
     send_all(session)
     assert session.receive(error_text(1, -32602, "No model found with ID 9999")) is call
     assert isinstance(call.outcome, JsonRpcError)
-    assert (call.outcome.code, call.outcome.message, call.outcome.id) == (-32602, "No model found with ID 9999", 1)
+    assert (call.outcome.code, call.outcome.message, call.outcome.id) == (
+        -32602,
+        "No model found with ID 9999",
+        1,
+    )
 
 
 def test_code_20_is_task_cancelled() -> None:
@@ -144,7 +160,9 @@ def test_progress_is_kept_only_for_calls_that_asked_and_bounded() -> None:
     plain = session.request("snapshot", {})
     followed = session.request("snapshot", {}, progress=True)
     send_all(session)
-    progress = '{"jsonrpc":"2.0","method":"snapshot","params":{"amount":%s,"id":%d,"operation":"r"}}'
+    progress = (
+        '{"jsonrpc":"2.0","method":"snapshot","params":{"amount":%s,"id":%d,"operation":"r"}}'
+    )
     assert session.receive(progress % (0.1, plain.id)) is None
     for amount in (0.1, 0.2, 0.3):
         assert session.receive(progress % (amount, followed.id)) is followed
@@ -167,7 +185,12 @@ def test_abandon_sent_async_call_sends_cancel_and_drops_late_reply() -> None:
     send_all(session)
     cancel = session.abandon(call)
     assert cancel is not None
-    assert sent_message(cancel) == {"id": 2, "jsonrpc": "2.0", "method": "cancel", "params": {"id": 1}}
+    assert sent_message(cancel) == {
+        "id": 2,
+        "jsonrpc": "2.0",
+        "method": "cancel",
+        "params": {"id": 1},
+    }
     assert send_all(session) == [cancel]
     # Brayns answers the cancel, then the target with code 20: both are dropped quietly.
     assert session.receive(reply_text(2)) is None
