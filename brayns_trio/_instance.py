@@ -445,50 +445,59 @@ class Instance:
         causes: list[BaseException] = []
         connected_at: float | None = None
         stream: trio.abc.Stream | None = None
-        async with trio.open_nursery() as nursery:
+        try:
+            async with trio.open_nursery() as nursery:
 
-            def lost(error: BaseException) -> None:
-                if not causes:
-                    causes.append(error)
-                nursery.cancel_scope.cancel()
+                def lost(error: BaseException) -> None:
+                    if not causes:
+                        causes.append(error)
+                    nursery.cancel_scope.cancel()
 
-            try:
                 try:
-                    with trio.fail_after(settings.connect_timeout):
-                        stream = await self._connector()
-                        ws_nursery: trio.Nursery = await nursery.start(self._guard_websocket, lost)
-                        ws = await connect_websocket(ws_nursery, stream, self.endpoint, settings)
-                except trio.TooSlowError:
-                    raise ConnectError(
-                        f"connecting to {self.endpoint.url} timed out after "
-                        f"{settings.connect_timeout} s (a server at its --max-clients limit "
-                        "accepts TCP but never answers the handshake)"
-                    ) from None
-                except OSError as error:
-                    raise ConnectError(f"cannot connect to {self.endpoint.url}: {error}") from error
-                self._connects += 1
-                connected_at = trio.current_time()
-                self._last_received = connected_at
-                logger.info("connected to %s", self.endpoint.url)
-                self._released = False
-                nursery.start_soon(self._guarded, self._reader, ws, lost)
-                nursery.start_soon(self._guarded, self._writer, ws, lost)
-                nursery.start_soon(self._guarded, self._liveness, None, lost)
-                await self._run_hooks()
-                self._released = True
-                self._outbox_ready.set()
-                self._down_since = None
-                self._set_state(State.CONNECTED)
-                self._ready.set()
-            except BraynsConnectionError as error:
-                lost(error)
-            except Exception as error:
-                # The on-connect hook failed for a reason reconnecting cannot fix (a version check,
-                # a bug in the hook): the instance closes with it.
-                self._fatal = error
-                lost(error)
-        if stream is not None:
-            await trio.aclose_forcefully(stream)
+                    try:
+                        with trio.fail_after(settings.connect_timeout):
+                            stream = await self._connector()
+                            ws_nursery: trio.Nursery = await nursery.start(
+                                self._guard_websocket, lost
+                            )
+                            ws = await connect_websocket(
+                                ws_nursery, stream, self.endpoint, settings
+                            )
+                    except trio.TooSlowError:
+                        raise ConnectError(
+                            f"connecting to {self.endpoint.url} timed out after "
+                            f"{settings.connect_timeout} s (a server at its --max-clients limit "
+                            "accepts TCP but never answers the handshake)"
+                        ) from None
+                    except OSError as error:
+                        raise ConnectError(
+                            f"cannot connect to {self.endpoint.url}: {error}"
+                        ) from error
+                    self._connects += 1
+                    connected_at = trio.current_time()
+                    self._last_received = connected_at
+                    logger.info("connected to %s", self.endpoint.url)
+                    self._released = False
+                    nursery.start_soon(self._guarded, self._reader, ws, lost)
+                    nursery.start_soon(self._guarded, self._writer, ws, lost)
+                    nursery.start_soon(self._guarded, self._liveness, None, lost)
+                    await self._run_hooks()
+                    self._released = True
+                    self._outbox_ready.set()
+                    self._down_since = None
+                    self._set_state(State.CONNECTED)
+                    self._ready.set()
+                except BraynsConnectionError as error:
+                    lost(error)
+                except Exception as error:
+                    # The on-connect hook failed for a reason reconnecting cannot fix (a version check,
+                    # a bug in the hook): the instance closes with it.
+                    self._fatal = error
+                    lost(error)
+        finally:
+            if stream is not None:
+                # Also when cancelled: the instance is closing and must not leak a socket.
+                await trio.aclose_forcefully(stream)
         cause = causes[0] if causes else ConnectError("the connection ended")
         for call in self._session.connection_lost(hold=settings.wait_for_connection, cause=cause):
             self._wake(call)

@@ -108,17 +108,21 @@ async def open_tcp(
         tcp = await trio.open_tcp_stream(endpoint.host, endpoint.port)
     except OSError as error:
         raise ConnectError(f"cannot connect to {endpoint.url}: {error}") from error
-    configure_socket(tcp.socket, settings)
-    if not endpoint.secure:
-        return tcp
-    context = ssl_context if ssl_context is not None else ssl.create_default_context()
-    stream = trio.SSLStream(tcp, context, server_hostname=endpoint.host, https_compatible=True)
     try:
+        configure_socket(tcp.socket, settings)
+        if not endpoint.secure:
+            return tcp
+        context = ssl_context if ssl_context is not None else ssl.create_default_context()
+        stream = trio.SSLStream(tcp, context, server_hostname=endpoint.host, https_compatible=True)
         await stream.do_handshake()
     except trio.BrokenResourceError as error:
         await trio.aclose_forcefully(tcp)
         cause = error.__cause__ or error
         raise ConnectError(f"TLS handshake with {endpoint.url} failed: {cause}") from cause
+    except BaseException:
+        # Cancelled (connect timeout, instance closed) or anything else: never leak the socket.
+        await trio.aclose_forcefully(tcp)
+        raise
     return stream
 
 
