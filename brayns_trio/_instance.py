@@ -490,8 +490,8 @@ class Instance:
                 except BraynsConnectionError as error:
                     lost(error)
                 except Exception as error:
-                    # The on-connect hook failed for a reason reconnecting cannot fix (a version check,
-                    # a bug in the hook): the instance closes with it.
+                    # The on-connect hook failed for a reason reconnecting cannot fix (a version
+                    # check, a bug in the hook): the instance closes with it.
                     self._fatal = error
                     lost(error)
         finally:
