@@ -375,9 +375,12 @@ async def test_probe_drops_a_frozen_server_at_exact_time(
             probe_interval=5.0, probe_timeout=20.0, backoff=Backoff(initial=1.0, jitter=0.0)
         )
         start = trio.current_time()
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=settings
-        ) as instance, instance.state_changes() as stream:
+        async with (
+            brayns_trio.open_instance(
+                "host:5000", connector=peer.connector, settings=settings
+            ) as instance,
+            instance.state_changes() as stream,
+        ):
             change = await stream.receive()
             changes.append(change)
         nursery.cancel_scope.cancel()
