@@ -1,0 +1,164 @@
+"""Command line of the fake server, accepting braynsService's own options.
+
+``python -m brayns_trio.testing --uri 127.0.0.1:5000 [--max-clients N] [--plugin NAME ...]``
+
+Prints ``Brayns fake server listening on HOST:PORT`` (flushed) once listening (with port 0, the
+bound port), logs to stderr, exits 0 after a ``quit`` request or on SIGINT/SIGTERM, 2 on bad
+options (unknown plugin included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import ssl
+import sys
+from collections.abc import Sequence
+
+import trio
+
+from ._server import LOG_LEVELS, FakeBrayns
+from ._state import PLUGINS
+
+__all__ = ["main"]
+
+_PYTHON_LEVELS = {
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "off": logging.CRITICAL + 10,
+}
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    return width, height
+
+
+def _uri(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected host:port, got {text!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m brayns_trio.testing",
+        description="Fake braynsService 3.10.1 (JSON-RPC over WebSocket) for tests.",
+    )
+    parser.add_argument("--uri", type=_uri, required=True, help="host:port to listen on")
+    parser.add_argument("--max-clients", type=int, default=2)
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    parser.add_argument("--plugin", action="append", default=[], metavar="NAME")
+    parser.add_argument("--secure", type=_boolean, default=False)
+    parser.add_argument("--certificate-file", default="")
+    parser.add_argument("--private-key-file", default="")
+    parser.add_argument("--private-key-passphrase", default="")
+    parser.add_argument("--ca-location", default="")
+    parser.add_argument("--window-size", type=_size, default=(800, 600))
+    parser.add_argument("--snapshot-duration", type=float, default=1.0)
+    parser.add_argument("--render-image-duration", type=float, default=0.0)
+    parser.add_argument("--progress-period", type=float, default=1.0)
+    return parser
+
+
+def _ssl_context(options: argparse.Namespace) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    # VERIFY_NONE: Poco's server context does not request client certificates.
+    context.verify_mode = ssl.CERT_NONE
+    context.load_cert_chain(
+        options.certificate_file,
+        options.private_key_file or None,
+        options.private_key_passphrase or None,
+    )
+    if options.ca_location:
+        context.load_verify_locations(options.ca_location)
+    return context
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the fake server until ``quit``, SIGINT or SIGTERM; return the exit status."""
+    parser = _parser()
+    try:
+        options = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    unknown = [name for name in options.plugin if name not in PLUGINS]
+    if unknown:
+        print(
+            f"error: unknown plugin {', '.join(unknown)}; known: {', '.join(PLUGINS)}",
+            file=sys.stderr,
+        )
+        return 2
+    ssl_context = None
+    if options.secure:
+        if not options.certificate_file:
+            print("error: --secure true needs --certificate-file", file=sys.stderr)
+            return 2
+        try:
+            ssl_context = _ssl_context(options)
+        except (OSError, ssl.SSLError) as error:
+            print(f"error: cannot load the TLS certificate: {error}", file=sys.stderr)
+            return 2
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=_PYTHON_LEVELS[options.log_level],
+        format="[%(asctime)s][%(name)s][%(levelname)s] %(message)s",
+    )
+    server = FakeBrayns(
+        max_clients=options.max_clients,
+        plugins=options.plugin,
+        log_level=options.log_level,
+        progress_period=options.progress_period,
+        snapshot_duration=options.snapshot_duration,
+        render_image_duration=options.render_image_duration,
+        window_size=options.window_size,
+    )
+    host, port = options.uri
+    try:
+        trio.run(_serve, server, host, port, ssl_context)
+    except OSError as error:
+        print(f"error: cannot listen on {host}:{port}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(
+    server: FakeBrayns, host: str, port: int, ssl_context: ssl.SSLContext | None
+) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(server.run)
+            bound = await nursery.start(
+                lambda task_status: server.serve_tcp(
+                    host, port, ssl_context=ssl_context, task_status=task_status
+                )
+            )
+            print(f"Brayns fake server listening on {host}:{bound}", flush=True)
+
+            async def stop_on_signal() -> None:
+                async for signum in signals:
+                    logging.getLogger("brayns_trio.testing").info("Signal %d: stopping", signum)
+                    nursery.cancel_scope.cancel()
+                    return
+
+            nursery.start_soon(stop_on_signal)
+            await server.wait_stopped()
+            nursery.cancel_scope.cancel()
