@@ -106,6 +106,23 @@ class _LinkLost(Exception):
     """Internal: why a connection ended."""
 
 
+@attrs.define
+class _Link:
+    """One connection's resources and the first reason it ended."""
+
+    nursery: trio.Nursery | None = None
+    stream: trio.abc.Stream | None = None
+    connected_at: float | None = None
+    cause: BaseException | None = None
+
+    def lost(self, error: BaseException) -> None:
+        """End the link (the first cause is kept)."""
+        if self.cause is None:
+            self.cause = error
+        assert self.nursery is not None
+        self.nursery.cancel_scope.cancel()
+
+
 class Instance:
     """A connection to a Brayns server that heals itself. Create it with :func:`open_instance`.
 
@@ -441,68 +458,69 @@ class Instance:
 
     async def _run_link(self) -> tuple[bool, BaseException, float]:
         """One connection, from attempt to loss: (whether it connected, why it ended, uptime)."""
-        settings = self.settings
-        causes: list[BaseException] = []
-        connected_at: float | None = None
-        stream: trio.abc.Stream | None = None
+        link = _Link()
         try:
             async with trio.open_nursery() as nursery:
-
-                def lost(error: BaseException) -> None:
-                    if not causes:
-                        causes.append(error)
-                    nursery.cancel_scope.cancel()
-
+                link.nursery = nursery
                 try:
-                    try:
-                        with trio.fail_after(settings.connect_timeout):
-                            stream = await self._connector()
-                            ws_nursery: trio.Nursery = await nursery.start(
-                                self._guard_websocket, lost
-                            )
-                            ws = await connect_websocket(
-                                ws_nursery, stream, self.endpoint, settings
-                            )
-                    except trio.TooSlowError:
-                        raise ConnectError(
-                            f"connecting to {self.endpoint.url} timed out after "
-                            f"{settings.connect_timeout} s (a server at its --max-clients limit "
-                            "accepts TCP but never answers the handshake)"
-                        ) from None
-                    except OSError as error:
-                        raise ConnectError(
-                            f"cannot connect to {self.endpoint.url}: {error}"
-                        ) from error
-                    self._connects += 1
-                    connected_at = trio.current_time()
-                    self._last_received = connected_at
-                    logger.info("connected to %s", self.endpoint.url)
-                    self._released = False
-                    nursery.start_soon(self._guarded, self._reader, ws, lost)
-                    nursery.start_soon(self._guarded, self._writer, ws, lost)
-                    nursery.start_soon(self._guarded, self._liveness, None, lost)
-                    await self._run_hooks()
-                    self._released = True
-                    self._outbox_ready.set()
-                    self._down_since = None
-                    self._set_state(State.CONNECTED)
-                    self._ready.set()
+                    ws = await self._open_websocket(link)
+                    await self._start_link(link, ws)
                 except BraynsConnectionError as error:
-                    lost(error)
+                    link.lost(error)
                 except Exception as error:
                     # The on-connect hook failed for a reason reconnecting cannot fix (a version
                     # check, a bug in the hook): the instance closes with it.
                     self._fatal = error
-                    lost(error)
+                    link.lost(error)
         finally:
-            if stream is not None:
+            if link.stream is not None:
                 # Also when cancelled: the instance is closing and must not leak a socket.
-                await trio.aclose_forcefully(stream)
-        cause = causes[0] if causes else ConnectError("the connection ended")
-        for call in self._session.connection_lost(hold=settings.wait_for_connection, cause=cause):
+                await trio.aclose_forcefully(link.stream)
+        cause = link.cause if link.cause is not None else ConnectError("the connection ended")
+        hold = self.settings.wait_for_connection
+        for call in self._session.connection_lost(hold=hold, cause=cause):
             self._wake(call)
-        uptime = 0.0 if connected_at is None else trio.current_time() - connected_at
-        return connected_at is not None, cause, uptime
+        if link.connected_at is None:
+            return False, cause, 0.0
+        return True, cause, trio.current_time() - link.connected_at
+
+    async def _open_websocket(self, link: _Link) -> trio_websocket.WebSocketConnection:
+        """Connect (TCP, TLS, WebSocket handshake) within ``connect_timeout``."""
+        timeout = self.settings.connect_timeout
+        assert link.nursery is not None
+        try:
+            with trio.fail_after(timeout):
+                link.stream = await self._connector()
+                ws_nursery: trio.Nursery = await link.nursery.start(
+                    self._guard_websocket, link.lost
+                )
+                return await connect_websocket(
+                    ws_nursery, link.stream, self.endpoint, self.settings
+                )
+        except trio.TooSlowError:
+            raise ConnectError(
+                f"connecting to {self.endpoint.url} timed out after {timeout} s (a server at "
+                "its --max-clients limit accepts TCP but never answers the handshake)"
+            ) from None
+        except OSError as error:
+            raise ConnectError(f"cannot connect to {self.endpoint.url}: {error}") from error
+
+    async def _start_link(self, link: _Link, ws: trio_websocket.WebSocketConnection) -> None:
+        """Start the link's tasks, run the hooks, then release the queued requests."""
+        assert link.nursery is not None
+        self._connects += 1
+        link.connected_at = self._last_received = trio.current_time()
+        logger.info("connected to %s", self.endpoint.url)
+        self._released = False
+        link.nursery.start_soon(self._guarded, self._reader, ws, link.lost)
+        link.nursery.start_soon(self._guarded, self._writer, ws, link.lost)
+        link.nursery.start_soon(self._guarded, self._liveness, None, link.lost)
+        await self._run_hooks()
+        self._released = True
+        self._outbox_ready.set()
+        self._down_since = None
+        self._set_state(State.CONNECTED)
+        self._ready.set()
 
     async def _run_hooks(self) -> None:
         token = _IN_HOOK.set(self)
