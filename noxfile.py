@@ -36,3 +36,18 @@ def tests(session: nox.Session) -> None:
     session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"))
     session.run("coverage", "run", "-m", "pytest", "-p", "no:cacheprovider", *session.posargs)
     session.run("coverage", "report", "--skip-covered", "--show-missing", "--fail-under=75")
+
+
+@nox.session(python=PYTHON, default=False)
+def soak(session: nox.Session) -> None:
+    """Soak tests: an hour of flapping under the autojump clock, 1,000 real reconnects."""
+    session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run(
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_soak.py",
+        "-v",
+        "-s",
+        env={"BRAYNS_TRIO_SOAK": "1"},
+    )
