@@ -212,6 +212,8 @@ class Session:
                 return None
             if call.state is CallState.QUEUED:
                 break
+        if call.sends:
+            self.stats.requests_resent += 1
         call.sends += 1
         if call.id is None:
             call.state = CallState.DONE
@@ -319,7 +321,6 @@ class Session:
                 call.state = CallState.DONE
             elif call.idempotent and call.sends <= self.max_resends:
                 call.state = CallState.QUEUED
-                self.stats.requests_resent += 1
                 resend.append(call)
             else:
                 del self.pending[call_id]

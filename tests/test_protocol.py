@@ -292,3 +292,14 @@ def test_notification_is_not_tracked() -> None:
     assert note.state is CallState.DONE
     assert session.pending == {}
     assert session.stats.notifications_sent == 1
+
+
+def test_resend_is_counted_only_when_it_happens() -> None:
+    session = new_session()
+    getter = session.request("get-scene")
+    send_all(session)
+    session.connection_lost(hold=True)  # put back in the queue, not yet resent
+    assert session.stats.requests_resent == 0
+    session.close(RuntimeError("closed"))
+    assert isinstance(getter.outcome, OutcomeUnknown)
+    assert session.stats.requests_resent == 0
