@@ -51,3 +51,10 @@ def soak(session: nox.Session) -> None:
         "-s",
         env={"BRAYNS_TRIO_SOAK": "1"},
     )
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks against baselines measured in the same run; writes a markdown table."""
+    session.install(".", *nox.project.dependency_groups(PYPROJECT, "bench"))
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -1,0 +1,403 @@
+"""One benchmark client run, in its own process: ``run.py`` starts one per client and scenario.
+
+``python benchmarks/_clients.py CLIENT SCENARIO --uri HOST:PORT [--count N] [--inflight K] ...``
+prints one JSON object (see :class:`Measurement`) on stdout and exits.
+
+Clients:
+
+- ``brayns_trio``: this library (``open_instance``, ``Instance.execute``), default settings;
+- ``trio_websocket``: a bare trio-websocket client: one ``send_message`` per request, one reader
+  task matching replies to ``trio.Event``\\ s by id;
+- ``websockets``: the same on websockets' asyncio API, with futures;
+- ``brayns``: the official synchronous client (``brayns.Connector(uri).connect()``), pipelining
+  with a sliding window of ``task()`` futures;
+- ``ceiling``: a raw websockets-asyncio client sending one pre-encoded frame again and again and
+  counting replies without decoding them: what the echo server itself can do.
+
+The bare clients use orjson (like brayns_trio) and brayns_trio's buffer sizes (256 KiB reads,
+1 GiB messages), so a ratio against them measures the library, not a codec or a setting. Every
+client keeps ``inflight`` requests outstanding (workers, or a window for the official client);
+with ``--inflight 1`` that is the sequential scenario, timed request by request.
+
+Scenarios: ``small`` (``get-version``, no params), ``snapshot`` (a PNG of ``--size``, read from
+the binary reply), ``json`` (method ``echo``, params a list of floats of ``--json-bytes`` of JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import random
+import resource
+import struct
+import sys
+import time
+import warnings
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, TypedDict
+
+import orjson
+
+__all__ = ["Measurement", "main"]
+
+CLIENTS = ("brayns_trio", "trio_websocket", "websockets", "brayns", "ceiling")
+SCENARIOS = ("small", "snapshot", "json")
+_HEADER = struct.Struct("<I")
+
+Call = Callable[[str, Any], Awaitable[int]]
+"""An async request: (method, params) -> number of binary payload bytes in the reply."""
+
+
+class Measurement(TypedDict):
+    """What one run prints (times in seconds, sizes in bytes)."""
+
+    count: int
+    elapsed: float
+    cpu: float  # user + system time of the whole client process during the timed part
+    binary_bytes: int
+    p50: float | None
+    p99: float | None
+    rss_idle: int  # resident set once connected, before the first request
+    max_rss: int  # peak resident set of the process (ru_maxrss)
+
+
+class Options(argparse.Namespace):
+    client: str
+    scenario: str
+    uri: str
+    count: int
+    inflight: int
+    warmup: int
+    size: int
+    json_bytes: int
+
+
+def _floats(size: int) -> list[float]:
+    """Random floats whose compact JSON is about ``size`` bytes (the same list in every run)."""
+    rng = random.Random(2026)
+    count = max(1, size // 19)
+    values = [rng.uniform(-1000.0, 1000.0) for _ in range(count)]
+    count = int(count * size / len(orjson.dumps(values)))
+    return values[:count] + [rng.uniform(-1000.0, 1000.0) for _ in range(count - len(values))]
+
+
+def _request(options: Options) -> tuple[str, Any]:
+    if options.scenario == "small":
+        return "get-version", None
+    if options.scenario == "snapshot":
+        size = [options.size, options.size]
+        return "snapshot", {"image_settings": {"format": "png", "size": size}}
+    return "echo", _floats(options.json_bytes)
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def _rss() -> int:
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
+class _Timer:
+    """Collects the timed part of a run."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.latencies: list[float] = []
+        self.binary_bytes = 0
+        self.rss_idle = _rss()
+        self._start = 0.0
+        self._cpu = 0.0
+        self.elapsed = 0.0
+        self.cpu = 0.0
+
+    def start(self) -> None:
+        self._cpu = time.process_time()
+        self._start = time.perf_counter()
+
+    def stop(self) -> None:
+        self.elapsed = time.perf_counter() - self._start
+        self.cpu = time.process_time() - self._cpu
+
+    def result(self) -> Measurement:
+        ordered = sorted(self.latencies)
+        timed = self.options.inflight == 1 and bool(ordered)
+        return Measurement(
+            count=self.options.count,
+            elapsed=self.elapsed,
+            cpu=self.cpu,
+            binary_bytes=self.binary_bytes,
+            p50=_percentile(ordered, 0.50) if timed else None,
+            p99=_percentile(ordered, 0.99) if timed else None,
+            rss_idle=self.rss_idle,
+            max_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        )
+
+
+# ---- drivers: keep `inflight` requests outstanding -------------------------------------------
+
+
+async def _drive_trio(call: Call, options: Options) -> Measurement:
+    import trio
+
+    method, params = _request(options)
+    timer = _Timer(options)
+    for _ in range(options.warmup):
+        await call(method, params)
+    remaining = options.count
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            start = time.perf_counter()
+            timer.binary_bytes += await call(method, params)
+            timer.latencies.append(time.perf_counter() - start)
+
+    timer.start()
+    async with trio.open_nursery() as nursery:
+        for _ in range(options.inflight):
+            nursery.start_soon(worker)
+    timer.stop()
+    return timer.result()
+
+
+async def _drive_asyncio(call: Call, options: Options) -> Measurement:
+    method, params = _request(options)
+    timer = _Timer(options)
+    for _ in range(options.warmup):
+        await call(method, params)
+    remaining = options.count
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            start = time.perf_counter()
+            timer.binary_bytes += await call(method, params)
+            timer.latencies.append(time.perf_counter() - start)
+
+    timer.start()
+    async with asyncio.TaskGroup() as group:
+        for _ in range(options.inflight):
+            group.create_task(worker())
+    timer.stop()
+    return timer.result()
+
+
+# ---- clients ----------------------------------------------------------------------------------
+
+
+async def _brayns_trio(options: Options) -> Measurement:
+    import brayns_trio
+
+    async with brayns_trio.open_instance(options.uri) as instance:
+
+        async def call(method: str, params: Any) -> int:
+            return len((await instance.execute(method, params)).binary)
+
+        return await _drive_trio(call, options)
+
+
+def _parse(frame: str | bytes) -> tuple[dict[str, Any], bytes]:
+    if isinstance(frame, str):
+        return orjson.loads(frame), b""
+    (size,) = _HEADER.unpack_from(frame)
+    end = _HEADER.size + size
+    return orjson.loads(memoryview(frame)[_HEADER.size : end]), frame[end:]
+
+
+def _encode(request_id: int, method: str, params: Any) -> str:
+    message: dict[str, Any] = {"id": request_id, "jsonrpc": "2.0", "method": method}
+    if params is not None:
+        message["params"] = params
+    return orjson.dumps(message).decode()
+
+
+def _outcome(message: dict[str, Any], binary: bytes) -> int:
+    if "error" in message:
+        raise RuntimeError(f"error reply: {message['error']}")
+    return len(binary)
+
+
+async def _trio_websocket(options: Options) -> Measurement:
+    import trio
+    import trio_websocket
+
+    async with trio_websocket.open_websocket_url(
+        f"ws://{options.uri}/",
+        max_message_size=1 << 30,
+        receive_buffer_size=256 * 1024,
+        disconnect_timeout=1,
+    ) as ws:
+        waiting: dict[int, trio.Event] = {}
+        replies: dict[int, tuple[dict[str, Any], bytes]] = {}
+        ids = itertools.count(1)
+
+        async def reader() -> None:
+            while True:
+                message, binary = _parse(await ws.get_message())
+                request_id = message.get("id")
+                event = waiting.pop(request_id, None) if type(request_id) is int else None
+                if event is not None:  # else: progress, or a reply nobody waits for
+                    replies[request_id] = (message, binary)  # type: ignore[index]
+                    event.set()
+
+        async def call(method: str, params: Any) -> int:
+            request_id = next(ids)
+            event = waiting[request_id] = trio.Event()
+            await ws.send_message(_encode(request_id, method, params))
+            await event.wait()
+            return _outcome(*replies.pop(request_id))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reader)
+            result = await _drive_trio(call, options)
+            nursery.cancel_scope.cancel()
+    return result
+
+
+def _websockets_connect(options: Options) -> Any:
+    from websockets.asyncio.client import connect
+
+    return connect(
+        f"ws://{options.uri}/",
+        compression=None,
+        max_size=None,
+        ping_interval=None,
+        close_timeout=1,
+        proxy=None,
+    )
+
+
+async def _websockets(options: Options) -> Measurement:
+    async with _websockets_connect(options) as ws:
+        loop = asyncio.get_running_loop()
+        waiting: dict[int, asyncio.Future[tuple[dict[str, Any], bytes]]] = {}
+        ids = itertools.count(1)
+
+        async def reader() -> None:
+            async for frame in ws:
+                message, binary = _parse(frame)
+                request_id = message.get("id")
+                future = waiting.pop(request_id, None) if type(request_id) is int else None
+                if future is not None:
+                    future.set_result((message, binary))
+
+        async def call(method: str, params: Any) -> int:
+            request_id = next(ids)
+            future = waiting[request_id] = loop.create_future()
+            await ws.send(_encode(request_id, method, params))
+            return _outcome(*await future)
+
+        read = asyncio.create_task(reader())
+        try:
+            return await _drive_asyncio(call, options)
+        finally:
+            read.cancel()
+
+
+async def _ceiling(options: Options) -> Measurement:
+    method, params = _request(options)
+    frame = _encode(1, method, params)
+    async with _websockets_connect(options) as ws:
+        timer = _Timer(options)
+        for _ in range(options.warmup):
+            await ws.send(frame)
+            await ws.recv()
+        if options.inflight == 1:
+            timer.start()
+            for _ in range(options.count):
+                start = time.perf_counter()
+                await ws.send(frame)
+                await ws.recv()
+                timer.latencies.append(time.perf_counter() - start)
+            timer.stop()
+            return timer.result()
+        # Keep `inflight` frames outstanding with no task switch: a burst, then one frame sent
+        # for each reply read.
+        timer.start()
+        for _ in range(min(options.inflight, options.count)):
+            await ws.send(frame)
+        sent = min(options.inflight, options.count)
+        for _ in range(options.count):
+            await ws.recv()
+            if sent < options.count:
+                await ws.send(frame)
+                sent += 1
+        timer.stop()
+        return timer.result()
+
+
+def _brayns(options: Options) -> Measurement:
+    warnings.simplefilter("ignore")  # websockets' legacy API, used by the official client
+    import brayns
+
+    instance = brayns.Connector(options.uri).connect()
+    method, params = _request(options)
+    try:
+        timer = _Timer(options)
+        for _ in range(options.warmup):
+            instance.execute(method, params)
+        window: deque[tuple[Any, float]] = deque()
+        timer.start()
+        for _ in range(options.count):
+            if len(window) >= options.inflight:
+                future, start = window.popleft()
+                timer.binary_bytes += len(future.wait_for_reply().binary)
+                timer.latencies.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            window.append((instance.task(method, params), start))
+        while window:
+            future, start = window.popleft()
+            timer.binary_bytes += len(future.wait_for_reply().binary)
+            timer.latencies.append(time.perf_counter() - start)
+        timer.stop()
+        return timer.result()
+    finally:
+        instance.disconnect()
+
+
+def run(options: Options) -> Measurement:
+    """Run one client through one scenario and return its measurement."""
+    if options.client == "brayns_trio":
+        import trio
+
+        return trio.run(_brayns_trio, options)
+    if options.client == "trio_websocket":
+        import trio
+
+        return trio.run(_trio_websocket, options)
+    if options.client == "websockets":
+        return asyncio.run(_websockets(options))
+    if options.client == "ceiling":
+        return asyncio.run(_ceiling(options))
+    return _brayns(options)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="One benchmark client run.")
+    parser.add_argument("client", choices=CLIENTS)
+    parser.add_argument("scenario", choices=SCENARIOS)
+    parser.add_argument("--uri", required=True, help="host:port")
+    parser.add_argument("--count", type=int, default=1000, help="timed requests")
+    parser.add_argument("--inflight", type=int, default=1, help="requests outstanding")
+    parser.add_argument("--warmup", type=int, default=50, help="untimed requests first")
+    parser.add_argument("--size", type=int, default=2048, help="snapshot width and height")
+    parser.add_argument("--json-bytes", type=int, default=1 << 20, help="JSON params size")
+    options = parser.parse_args(namespace=Options())
+    measurement = run(options)
+    sys.stdout.write(orjson.dumps(measurement).decode() + "\n")
+    sys.stdout.flush()
+    # Skip interpreter teardown (the official client's thread, pending closes): nothing is left
+    # to measure, and the server copes with a vanished client.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
