@@ -8,12 +8,16 @@ messages, silence, resets at chosen moments).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 import trio
 import trio.testing
 import trio_websocket
+
+import brayns_trio
 
 Handler = Callable[[trio_websocket.WebSocketConnection], Awaitable[None]]
 
@@ -67,3 +71,22 @@ async def echo_version(ws: trio_websocket.WebSocketConnection) -> None:
         if "id" in message:
             result = {"major": 3, "minor": 10, "patch": 1, "revision": "abc"}
             await ws.send_message(reply(message, result))
+
+
+@asynccontextmanager
+async def connected(
+    handler: Handler, **kwargs: Any
+) -> AsyncIterator[tuple[ScriptedPeer, brayns_trio.Instance]]:
+    """An instance connected to a scripted peer running ``handler`` on each connection.
+
+    Keyword arguments go to :func:`brayns_trio.open_instance`; the probe is off unless
+    ``settings`` are given.
+    """
+    kwargs.setdefault("settings", brayns_trio.Settings(probe_timeout=None))
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, handler)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, **kwargs
+        ) as instance:
+            yield peer, instance
+        nursery.cancel_scope.cancel()

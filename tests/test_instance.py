@@ -29,7 +29,7 @@ from brayns_trio import (
     TaskCancelledError,
 )
 
-from .peer import ScriptedPeer, echo_version, reply
+from .peer import ScriptedPeer, connected, echo_version, reply
 
 WS = trio_websocket.WebSocketConnection
 VERSION = {"major": 3, "minor": 10, "patch": 1, "revision": "abc"}
@@ -85,15 +85,10 @@ async def test_request_execute_and_version() -> None:
 
 
 async def test_check_version_mismatch() -> None:
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, echo_version)
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=NO_PROBE
-        ) as instance:
-            with pytest.raises(brayns_trio.VersionError) as info:
-                await brayns_trio.check_version(instance, brayns_trio.Version(3, 9, 0))
-            assert str(info.value.remote) == "3.10.1"
-        nursery.cancel_scope.cancel()
+    async with connected(echo_version, settings=NO_PROBE) as (_peer, instance):
+        with pytest.raises(brayns_trio.VersionError) as info:
+            await brayns_trio.check_version(instance, brayns_trio.Version(3, 9, 0))
+        assert str(info.value.remote) == "3.10.1"
 
 
 async def test_thousand_concurrent_requests_from_hundred_tasks() -> None:
@@ -115,17 +110,12 @@ async def test_thousand_concurrent_requests_from_hundred_tasks() -> None:
         for n in range(10):
             results[worker_id, n] = await instance.request("echo", {"w": worker_id, "n": n})
 
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, shuffled_echo)
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=NO_PROBE
-        ) as instance:
-            async with trio.open_nursery() as workers:
-                for worker_id in range(100):
-                    workers.start_soon(worker, instance, worker_id)
-            assert instance.stats.pending == 0
-            assert instance.stats.requests_sent == 1000
-        nursery.cancel_scope.cancel()
+    async with connected(shuffled_echo, settings=NO_PROBE) as (_peer, instance):
+        async with trio.open_nursery() as workers:
+            for worker_id in range(100):
+                workers.start_soon(worker, instance, worker_id)
+        assert instance.stats.pending == 0
+        assert instance.stats.requests_sent == 1000
     assert len(results) == 1000
     assert all(results[w, n] == {"w": w, "n": n} for (w, n) in results)
 
@@ -135,22 +125,17 @@ async def test_cancelled_caller_frees_slot_and_cancels_async_method(
 ) -> None:
     recorder = Recorder()
     recorder.silent = {"snapshot", "render-image"}
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, recorder)
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=NO_PROBE
-        ) as instance:
-            with trio.move_on_after(1):
-                await instance.execute("snapshot", {})
-            with trio.move_on_after(1):
-                await instance.execute("render-image", {})
-            assert instance.stats.pending == 0
-            await instance.request("get-version")  # everything before it has been sent
-            # The snapshot (async on the server) got a cancel; render-image (sync) did not.
-            # The cancel is sent ahead of anything queued.
-            assert recorder.methods() == ["snapshot", "cancel", "render-image", "get-version"]
-            assert recorder.received[1]["params"] == {"id": recorder.received[0]["id"]}
-        nursery.cancel_scope.cancel()
+    async with connected(recorder, settings=NO_PROBE) as (_peer, instance):
+        with trio.move_on_after(1):
+            await instance.execute("snapshot", {})
+        with trio.move_on_after(1):
+            await instance.execute("render-image", {})
+        assert instance.stats.pending == 0
+        await instance.request("get-version")  # everything before it has been sent
+        # The snapshot (async on the server) got a cancel; render-image (sync) did not.
+        # The cancel is sent ahead of anything queued.
+        assert recorder.methods() == ["snapshot", "cancel", "render-image", "get-version"]
+        assert recorder.received[1]["params"] == {"id": recorder.received[0]["id"]}
 
 
 async def test_late_reply_to_abandoned_request_is_dropped(
@@ -164,17 +149,12 @@ async def test_late_reply_to_abandoned_request_is_dropped(
         await ws.send_message(reply(second, "fresh"))
 
     caplog.set_level(logging.DEBUG, "brayns_trio.protocol")
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, late)
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=NO_PROBE
-        ) as instance:
-            with trio.move_on_after(1):
-                await instance.request("get-scene")
-            await trio.sleep(10)
-            assert await instance.request("get-scene") == "fresh"
-            assert instance.stats.pending == 0
-        nursery.cancel_scope.cancel()
+    async with connected(late, settings=NO_PROBE) as (_peer, instance):
+        with trio.move_on_after(1):
+            await instance.request("get-scene")
+        await trio.sleep(10)
+        assert await instance.request("get-scene") == "fresh"
+        assert instance.stats.pending == 0
     assert "no caller waits for it" in caplog.text
 
 
@@ -188,16 +168,14 @@ async def test_orphan_errors_fail_no_request() -> None:
         await trio.sleep_forever()
 
     seen: list[JsonRpcError] = []
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, orphan_then_reply)
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=NO_PROBE, on_orphan_error=seen.append
-        ) as instance:
-            assert await instance.request("registry") == "ok"
-            assert [e.code for e in seen] == [-32700]
-            assert [e.message for e in instance.orphan_errors] == ["Invalid JSON: x"]
-            assert instance.stats.orphan_errors == 1
-        nursery.cancel_scope.cancel()
+    async with connected(orphan_then_reply, settings=NO_PROBE, on_orphan_error=seen.append) as (
+        _peer,
+        instance,
+    ):
+        assert await instance.request("registry") == "ok"
+        assert [e.code for e in seen] == [-32700]
+        assert [e.message for e in instance.orphan_errors] == ["Invalid JSON: x"]
+        assert instance.stats.orphan_errors == 1
 
 
 async def test_server_error_is_raised_with_its_fields() -> None:
@@ -218,48 +196,42 @@ async def test_server_error_is_raised_with_its_fields() -> None:
                 ).decode()
             )
 
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, error)
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=NO_PROBE
-        ) as instance:
-            with pytest.raises(JsonRpcError) as info:
-                await instance.request("schema", {})
-            assert (info.value.code, info.value.message, info.value.data, info.value.id) == (
-                -32602,
-                "Invalid params schema",
-                ["x: bad"],
-                1,
-            )
-        nursery.cancel_scope.cancel()
+    async with connected(error, settings=NO_PROBE) as (_peer, instance):
+        with pytest.raises(JsonRpcError) as info:
+            await instance.request("schema", {})
+        assert (info.value.code, info.value.message, info.value.data, info.value.id) == (
+            -32602,
+            "Invalid params schema",
+            ["x: bad"],
+            1,
+        )
 
 
 async def test_malformed_message_drops_the_link_and_reconnects(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
+    links = 0
+
     async def garbage_first(ws: WS) -> None:
-        if peer.connections > 1:
+        nonlocal links
+        links += 1
+        if links > 1:
             await echo_version(ws)
         await ws.get_message()
         await ws.send_message("this is not JSON")
         await trio.sleep_forever()
 
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, garbage_first)
-        settings = Settings(probe_timeout=None, backoff=Backoff(jitter=0.0))
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=settings
-        ) as instance:
-            with pytest.raises(OutcomeUnknown) as info:
-                await instance.request("set-camera-view", {})
-            assert isinstance(info.value.__cause__, RemoteProtocolError)
-            assert info.value.sent
-            # The next request waits for the new link (backoff 1 s) and goes through.
-            start = trio.current_time()
-            assert await instance.request("get-version") == VERSION
-            assert trio.current_time() - start == pytest.approx(1.0)
-            assert peer.connections == 2
-        nursery.cancel_scope.cancel()
+    settings = Settings(probe_timeout=None, backoff=Backoff(jitter=0.0))
+    async with connected(garbage_first, settings=settings) as (_peer, instance):
+        with pytest.raises(OutcomeUnknown) as info:
+            await instance.request("set-camera-view", {})
+        assert isinstance(info.value.__cause__, RemoteProtocolError)
+        assert info.value.sent
+        # The next request waits for the new link (backoff 1 s) and goes through.
+        start = trio.current_time()
+        assert await instance.request("get-version") == VERSION
+        assert trio.current_time() - start == pytest.approx(1.0)
+        assert links == 2
 
 
 async def test_first_connect_failure_raises_connect_error_unwrapped() -> None:
@@ -309,30 +281,25 @@ async def test_backoff_schedule_exact_times(autojump_clock: trio.testing.MockClo
 
 
 async def test_give_up_fails_waiting_callers(autojump_clock: trio.testing.MockClock) -> None:
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, Recorder())
-        settings = Settings(
-            probe_timeout=None,
-            max_attempts=3,
-            backoff=Backoff(initial=1.0, multiplier=1.0, jitter=0.0),
-        )
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=settings
-        ) as instance:
-            peer.refuse = True
-            peer.drop_all()
-            await trio.sleep(0.5)
-            start = trio.current_time()
-            with pytest.raises(RequestNotSent) as info:
-                await instance.request("registry")
-            # Lost at 0, then attempts at 1, 2, 3 fail; the third failure exceeds max_attempts.
-            assert trio.current_time() - start == pytest.approx(2.5)
-            assert isinstance(info.value.__cause__, ConnectError)
-            assert "gave up" in str(info.value.__cause__)
-            assert instance.state is State.CLOSED
-            with pytest.raises(InstanceClosed):
-                await instance.request("registry")
-        nursery.cancel_scope.cancel()
+    settings = Settings(
+        probe_timeout=None,
+        max_attempts=3,
+        backoff=Backoff(initial=1.0, multiplier=1.0, jitter=0.0),
+    )
+    async with connected(Recorder(), settings=settings) as (peer, instance):
+        peer.refuse = True
+        peer.drop_all()
+        await trio.sleep(0.5)
+        start = trio.current_time()
+        with pytest.raises(RequestNotSent) as info:
+            await instance.request("registry")
+        # Lost at 0, then attempts at 1, 2, 3 fail; the third failure exceeds max_attempts.
+        assert trio.current_time() - start == pytest.approx(2.5)
+        assert isinstance(info.value.__cause__, ConnectError)
+        assert "gave up" in str(info.value.__cause__)
+        assert instance.state is State.CLOSED
+        with pytest.raises(InstanceClosed):
+            await instance.request("registry")
 
 
 async def test_anti_flap_resets_only_after_a_healthy_link(
@@ -392,17 +359,12 @@ async def test_probe_drops_a_frozen_server_at_exact_time(
 
 async def test_answered_probes_keep_a_quiet_link(autojump_clock: trio.testing.MockClock) -> None:
     recorder = Recorder()
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, recorder)
-        settings = Settings(probe_interval=5.0, probe_timeout=20.0)
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=settings
-        ) as instance:
-            await trio.sleep(99)
-            assert instance.stats.connects == 1
-            assert instance.stats.probes_sent == 19  # at 5, 10, ... 95 s
-            assert instance.stats.last_rtt == 0.0
-        nursery.cancel_scope.cancel()
+    settings = Settings(probe_interval=5.0, probe_timeout=20.0)
+    async with connected(recorder, settings=settings) as (_peer, instance):
+        await trio.sleep(99)
+        assert instance.stats.connects == 1
+        assert instance.stats.probes_sent == 19  # at 5, 10, ... 95 s
+        assert instance.stats.last_rtt == 0.0
 
 
 async def test_requests_wait_for_the_link_and_fail_fast_option(
@@ -438,19 +400,14 @@ async def test_request_cancelled_while_disconnected_is_never_sent(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     recorder = Recorder()
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, recorder)
-        settings = Settings(probe_timeout=None, backoff=Backoff(initial=3.0, jitter=0.0))
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=settings
-        ) as instance:
-            peer.drop_all()
-            await trio.sleep(0.1)
-            with trio.move_on_after(1):
-                await instance.execute("snapshot", {})
-            assert await instance.request("get-version") == VERSION
-            assert recorder.methods() == ["get-version"]
-        nursery.cancel_scope.cancel()
+    settings = Settings(probe_timeout=None, backoff=Backoff(initial=3.0, jitter=0.0))
+    async with connected(recorder, settings=settings) as (peer, instance):
+        peer.drop_all()
+        await trio.sleep(0.1)
+        with trio.move_on_after(1):
+            await instance.execute("snapshot", {})
+        assert await instance.request("get-version") == VERSION
+        assert recorder.methods() == ["get-version"]
 
 
 async def test_idempotent_request_in_flight_is_resent(
@@ -459,27 +416,22 @@ async def test_idempotent_request_in_flight_is_resent(
     recorder = Recorder()
     recorder.silent = {"get-scene", "set-camera-view"}
 
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, recorder)
-        settings = Settings(probe_timeout=None, backoff=Backoff(initial=1.0, jitter=0.0))
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=settings
-        ) as instance:
-            outcomes: dict[str, Any] = {}
+    settings = Settings(probe_timeout=None, backoff=Backoff(initial=1.0, jitter=0.0))
+    async with connected(recorder, settings=settings) as (peer, instance):
+        outcomes: dict[str, Any] = {}
 
-            async def call(method: str, params: Any) -> None:
-                try:
-                    outcomes[method] = await instance.request(method, params)
-                except brayns_trio.BraynsError as error:
-                    outcomes[method] = error
+        async def call(method: str, params: Any) -> None:
+            try:
+                outcomes[method] = await instance.request(method, params)
+            except brayns_trio.BraynsError as error:
+                outcomes[method] = error
 
-            async with trio.open_nursery() as callers:
-                callers.start_soon(call, "get-scene", None)
-                callers.start_soon(call, "set-camera-view", {})
-                await trio.sleep(1)
-                recorder.silent = set()
-                peer.drop_all()
-        nursery.cancel_scope.cancel()
+        async with trio.open_nursery() as callers:
+            callers.start_soon(call, "get-scene", None)
+            callers.start_soon(call, "set-camera-view", {})
+            await trio.sleep(1)
+            recorder.silent = set()
+            peer.drop_all()
     assert outcomes["get-scene"] == "get-scene"
     assert isinstance(outcomes["set-camera-view"], OutcomeUnknown)
     assert recorder.methods().count("get-scene") == 2
@@ -496,18 +448,13 @@ async def test_on_connect_hook_runs_first_on_every_connection(
         hooks.append(trio.current_time())
         await instance.request("set-camera-view", {"restored": len(hooks)})
 
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, recorder)
-        settings = Settings(probe_timeout=None, backoff=Backoff(initial=1.0, jitter=0.0))
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=settings, on_connect=restore
-        ) as instance:
-            peer.drop_all()
-            await trio.sleep(0.1)
-            async with trio.open_nursery() as callers:
-                for n in range(3):
-                    callers.start_soon(instance.request, "echo", n)
-        nursery.cancel_scope.cancel()
+    settings = Settings(probe_timeout=None, backoff=Backoff(initial=1.0, jitter=0.0))
+    async with connected(recorder, settings=settings, on_connect=restore) as (peer, instance):
+        peer.drop_all()
+        await trio.sleep(0.1)
+        async with trio.open_nursery() as callers:
+            for n in range(3):
+                callers.start_soon(instance.request, "echo", n)
     assert len(hooks) == 2
     methods = recorder.methods()
     assert methods[0] == "set-camera-view"
@@ -530,14 +477,9 @@ async def test_hook_failure_closes_the_instance_with_its_error() -> None:
 
 
 async def test_check_version_setting_runs_on_connect() -> None:
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, echo_version)
-        settings = Settings(probe_timeout=None, check_version=True)
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=settings
-        ) as instance:
-            assert instance.stats.requests_sent == 1
-        nursery.cancel_scope.cancel()
+    settings = Settings(probe_timeout=None, check_version=True)
+    async with connected(echo_version, settings=settings) as (_peer, instance):
+        assert instance.stats.requests_sent == 1
 
 
 async def test_task_progress_reply_and_cancel(autojump_clock: trio.testing.MockClock) -> None:
@@ -579,55 +521,40 @@ async def test_task_progress_reply_and_cancel(autojump_clock: trio.testing.MockC
                 )
                 await ws.send_message(len(text).to_bytes(4, "little") + text + b"\x89PNG")
 
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, snapshot_server)
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=NO_PROBE
-        ) as instance:
-            async with instance.task("snapshot", {}) as task:
-                seen = [(p.operation, p.amount) async for p in task.progress()]
-                result = await task.reply()
-            assert seen == [("Rendering snapshot ...", 0.0), ("Rendering snapshot ...", 0.5)]
-            assert result.binary == b"\x89PNG"
-            assert result.result == {"color_buffer": {"offset": 0, "size": 4}}
-            assert task.done
-            async with instance.task("snapshot", {"slow": True}) as task:
-                await trio.sleep(1.5)
-                await task.cancel()
-                with pytest.raises(TaskCancelledError):
-                    await task.reply()
-            assert instance.stats.pending == 0
-        nursery.cancel_scope.cancel()
+    async with connected(snapshot_server, settings=NO_PROBE) as (_peer, instance):
+        async with instance.task("snapshot", {}) as task:
+            seen = [(p.operation, p.amount) async for p in task.progress()]
+            result = await task.reply()
+        assert seen == [("Rendering snapshot ...", 0.0), ("Rendering snapshot ...", 0.5)]
+        assert result.binary == b"\x89PNG"
+        assert result.result == {"color_buffer": {"offset": 0, "size": 4}}
+        assert task.done
+        async with instance.task("snapshot", {"slow": True}) as task:
+            await trio.sleep(1.5)
+            await task.cancel()
+            with pytest.raises(TaskCancelledError):
+                await task.reply()
+        assert instance.stats.pending == 0
 
 
 async def test_leaving_task_block_early_cancels_it(autojump_clock: trio.testing.MockClock) -> None:
     recorder = Recorder()
     recorder.silent = {"snapshot"}
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, recorder)
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=NO_PROBE
-        ) as instance:
-            async with instance.task("snapshot", {}):
-                await trio.sleep(1)
-            await instance.request("get-version")
-            assert recorder.methods() == ["snapshot", "cancel", "get-version"]
-            assert instance.stats.pending == 0
-        nursery.cancel_scope.cancel()
+    async with connected(recorder, settings=NO_PROBE) as (_peer, instance):
+        async with instance.task("snapshot", {}):
+            await trio.sleep(1)
+        await instance.request("get-version")
+        assert recorder.methods() == ["snapshot", "cancel", "get-version"]
+        assert instance.stats.pending == 0
 
 
 async def test_notify_sends_without_id() -> None:
     recorder = Recorder()
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, recorder)
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=NO_PROBE
-        ) as instance:
-            await instance.notify("clear-lights")
-            await instance.request("get-version")
-            assert recorder.received[0] == {"jsonrpc": "2.0", "method": "clear-lights"}
-            assert instance.stats.notifications_sent == 1
-        nursery.cancel_scope.cancel()
+    async with connected(recorder, settings=NO_PROBE) as (_peer, instance):
+        await instance.notify("clear-lights")
+        await instance.request("get-version")
+        assert recorder.received[0] == {"jsonrpc": "2.0", "method": "clear-lights"}
+        assert instance.stats.notifications_sent == 1
 
 
 async def test_oversized_message_drops_the_link(autojump_clock: trio.testing.MockClock) -> None:
@@ -639,18 +566,13 @@ async def test_oversized_message_drops_the_link(autojump_clock: trio.testing.Moc
             await ws.send_message(reply(message, "small"))
         await trio.sleep_forever()
 
-    async with trio.open_nursery() as nursery:
-        peer = ScriptedPeer(nursery, big)
-        settings = Settings(
-            probe_timeout=None, max_message_size=1024, backoff=Backoff(initial=1.0, jitter=0.0)
-        )
-        async with brayns_trio.open_instance(
-            "host:5000", connector=peer.connector, settings=settings
-        ) as instance:
-            # registry is idempotent: sent again on the new link, where the reply fits.
-            assert await instance.request("registry") == "small"
-            assert instance.stats.connects == 2
-        nursery.cancel_scope.cancel()
+    settings = Settings(
+        probe_timeout=None, max_message_size=1024, backoff=Backoff(initial=1.0, jitter=0.0)
+    )
+    async with connected(big, settings=settings) as (peer, instance):
+        # registry is idempotent: sent again on the new link, where the reply fits.
+        assert await instance.request("registry") == "small"
+        assert instance.stats.connects == 2
 
 
 async def test_handshake_that_hangs_is_bounded_by_connect_timeout(

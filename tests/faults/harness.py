@@ -241,6 +241,17 @@ class Harness:
         self.report["timeline"][name] = round(time - self.origin, 3)
         return time
 
+    async def reach(
+        self, state: State, *, after: float, within: float, mark: str, measure: str
+    ) -> StateChange:
+        """Wait (at most ``within`` s) for the client to reach ``state`` after ``after``; record
+        the moment as ``mark`` on the timeline and the delay as the measure ``measure``."""
+        with trio.fail_after(within):
+            change = await self.states.wait_for(state, after=after)
+        self.mark(mark, change.time)
+        self.measures[measure] = change.time - after
+        return change
+
     @classmethod
     @asynccontextmanager
     async def open(

@@ -108,18 +108,14 @@ async def black_hole_idle(report: Report) -> None:
         assert await h.ledger.call(h.instance, "get-version")
         await trio.sleep(2.0)
         fault = h.mark("black_hole", await h.firewall.black_hole())
-        with trio.fail_after(20):
-            lost = await h.states.wait_for(State.RECONNECTING, after=fault)
-        h.mark("lost", lost.time)
-        h.measures["detection"] = lost.time - fault
+        await h.reach(State.RECONNECTING, after=fault, within=20, mark="lost", measure="detection")
 
         h.start_pipeline(["get-version"], workers=3)
         await trio.sleep(2.5)
         heal = h.mark("heal", await h.firewall.heal())
-        with trio.fail_after(15):
-            up = await h.states.wait_for(State.CONNECTED, after=heal)
-        h.mark("connected", up.time)
-        h.measures["reconnect_after_heal"] = up.time - heal
+        await h.reach(
+            State.CONNECTED, after=heal, within=15, mark="connected", measure="reconnect_after_heal"
+        )
         await trio.sleep(0.5)
         await h.stop_pipeline()
         _resume(h, heal, "resume_after_heal")
@@ -144,17 +140,13 @@ async def black_hole_busy(report: Report) -> None:
         h.start_pipeline(MIXED, workers=8)
         await trio.sleep(1.0)
         fault = h.mark("black_hole", await h.firewall.black_hole())
-        with trio.fail_after(20):
-            lost = await h.states.wait_for(State.RECONNECTING, after=fault)
-        h.mark("lost", lost.time)
-        h.measures["detection"] = lost.time - fault
+        await h.reach(State.RECONNECTING, after=fault, within=20, mark="lost", measure="detection")
 
         await trio.sleep(2.0)
         heal = h.mark("heal", await h.firewall.heal())
-        with trio.fail_after(15):
-            up = await h.states.wait_for(State.CONNECTED, after=heal)
-        h.mark("connected", up.time)
-        h.measures["reconnect_after_heal"] = up.time - heal
+        await h.reach(
+            State.CONNECTED, after=heal, within=15, mark="connected", measure="reconnect_after_heal"
+        )
         await trio.sleep(1.0)
         await h.stop_pipeline()
         _resume(h, heal, "resume_after_heal")
@@ -246,19 +238,17 @@ async def reset(report: Report) -> None:
         h.start_pipeline(MIXED, workers=8, pause_after_failure=0.05)
         await trio.sleep(1.0)
         fault = h.mark("reset", await h.firewall.reset())
-        with trio.fail_after(10):
-            lost = await h.states.wait_for(State.RECONNECTING, after=fault)
-        h.mark("lost", lost.time)
-        h.measures["detection"] = lost.time - fault
+        lost = await h.reach(
+            State.RECONNECTING, after=fault, within=10, mark="lost", measure="detection"
+        )
         h.measures["cause"] = repr(lost.cause)[:200]
 
         await trio.sleep(2.0)
         h.measures["failed_attempts"] = h.instance.stats.failed_attempts
         heal = h.mark("heal", await h.firewall.heal())
-        with trio.fail_after(10):
-            up = await h.states.wait_for(State.CONNECTED, after=heal)
-        h.mark("connected", up.time)
-        h.measures["reconnect_after_heal"] = up.time - heal
+        await h.reach(
+            State.CONNECTED, after=heal, within=10, mark="connected", measure="reconnect_after_heal"
+        )
         await trio.sleep(1.0)
         await h.stop_pipeline()
         _resume(h, heal, "resume_after_heal")
@@ -333,19 +323,19 @@ async def kill_restart(report: Report) -> None:
         h.start_pipeline(["get-version"], workers=8)
         await trio.sleep(1.0)
         killed = h.mark("kill", await h.server.kill())
-        with trio.fail_after(10):
-            lost = await h.states.wait_for(State.RECONNECTING, after=killed)
-        h.mark("lost", lost.time)
-        h.measures["detection"] = lost.time - killed
+        await h.reach(State.RECONNECTING, after=killed, within=10, mark="lost", measure="detection")
 
         await trio.sleep_until(killed + 3.0)
         h.mark("restart", trio.current_time())
         listening = h.mark("listening", await h.server.restart())
         h.measures["restart_after_kill"] = listening - killed
-        with trio.fail_after(15):
-            up = await h.states.wait_for(State.CONNECTED, after=listening)
-        h.mark("connected", up.time)
-        h.measures["reconnect_after_restart"] = up.time - listening
+        await h.reach(
+            State.CONNECTED,
+            after=listening,
+            within=15,
+            mark="connected",
+            measure="reconnect_after_restart",
+        )
         await trio.sleep(1.0)
         await h.stop_pipeline()
         _resume(h, listening, "resume_after_restart")
@@ -388,20 +378,22 @@ async def freeze(report: Report) -> None:
         await trio.sleep(1.0)
         probes_before = h.instance.stats.probes_sent
         frozen = h.mark("freeze", h.server.freeze())
-        with trio.fail_after(15):
-            lost = await h.states.wait_for(State.RECONNECTING, after=frozen)
-        h.mark("lost", lost.time)
-        h.measures["detection"] = lost.time - frozen
+        lost = await h.reach(
+            State.RECONNECTING, after=frozen, within=15, mark="lost", measure="detection"
+        )
         h.measures["cause"] = repr(lost.cause)[:200]
         h.measures["probes_during_freeze"] = h.instance.stats.probes_sent - probes_before
 
         await trio.sleep_until(frozen + FREEZE)
         attempts_during_freeze = h.instance.stats.failed_attempts
         thawed = h.mark("thaw", h.server.thaw())
-        with trio.fail_after(15):
-            up = await h.states.wait_for(State.CONNECTED, after=thawed)
-        h.mark("connected", up.time)
-        h.measures["reconnect_after_thaw"] = up.time - thawed
+        await h.reach(
+            State.CONNECTED,
+            after=thawed,
+            within=15,
+            mark="connected",
+            measure="reconnect_after_thaw",
+        )
         h.measures["failed_attempts"] = attempts_during_freeze
         await trio.sleep(1.0)
         await h.stop_pipeline()
@@ -446,10 +438,13 @@ async def flapping(report: Report) -> None:
         end = h.mark("flapping_end", trio.current_time())
         h.mark("last_restart", listening)
         # The last restart stays up: the client must be (or get) connected to it.
-        with trio.fail_after(15):
-            up = await h.states.wait_for(State.CONNECTED, after=listening)
-        h.mark("connected", up.time)
-        h.measures["reconnect_after_last_restart"] = up.time - listening
+        await h.reach(
+            State.CONNECTED,
+            after=listening,
+            within=15,
+            mark="connected",
+            measure="reconnect_after_last_restart",
+        )
         h.measures["connected_at_end"] = h.instance.state is State.CONNECTED
         await trio.sleep(2.0)
         await h.stop_pipeline()
