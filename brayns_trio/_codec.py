@@ -21,7 +21,6 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-import cattrs
 import orjson
 from cattrs.preconf.orjson import make_converter
 
@@ -122,41 +121,35 @@ def decode(frame: str | bytes) -> Reply | ErrorReply | Progress:
     Error handling: :class:`RemoteProtocolError` for anything that is not a well-formed Brayns
     reply, error or progress message.
     """
-    binary = b""
     if isinstance(frame, str):
-        document: str | bytes | memoryview = frame
-    else:
-        if len(frame) < _HEADER.size:
-            raise RemoteProtocolError(f"binary frame of {len(frame)} bytes has no JSON size")
-        (size,) = _HEADER.unpack_from(frame)
-        end = _HEADER.size + size
-        if end > len(frame):
-            raise RemoteProtocolError(
-                f"binary frame announces {size} bytes of JSON but holds {len(frame) - 4}"
-            )
-        document = memoryview(frame)[_HEADER.size : end]
-        binary = frame[end:]
-    try:
-        message = orjson.loads(document)
-    except orjson.JSONDecodeError as error:
-        raise RemoteProtocolError(f"invalid JSON from the server: {error}") from None
-    if not isinstance(message, dict):
-        raise RemoteProtocolError(f"message is not a JSON object: {type(message).__name__}")
-    try:
-        if binary or not isinstance(frame, str):
-            if "error" in message:
-                # Brayns never sends errors in binary frames; a peer that does is broken.
-                raise RemoteProtocolError("error reply in a binary frame")
-            reply = _as_reply(message, Reply)
-            return Reply(reply.id, reply.result, binary)
+        message = _load(frame)
         if "error" in message:
             return _as_error(message, ErrorReply)
         if "result" in message:
             return _as_reply(message, Reply)
         if "id" not in message:
             return _as_progress(message, Progress)
-    except KeyError as error:
-        raise RemoteProtocolError(f"message misses {error}: {message!r:.200}") from None
-    except cattrs.BaseValidationError as error:  # pragma: no cover - hooks raise directly
-        raise RemoteProtocolError(str(error)) from None
-    raise RemoteProtocolError(f"unsupported JSON-RPC message: {message!r:.200}")
+        raise RemoteProtocolError(f"unsupported JSON-RPC message: {message!r:.200}")
+    if len(frame) < _HEADER.size:
+        raise RemoteProtocolError(f"binary frame of {len(frame)} bytes has no JSON size")
+    (size,) = _HEADER.unpack_from(frame)
+    end = _HEADER.size + size
+    if end > len(frame):
+        raise RemoteProtocolError(
+            f"binary frame announces {size} bytes of JSON but holds {len(frame) - 4}"
+        )
+    message = _load(memoryview(frame)[_HEADER.size : end])
+    # Brayns sends only successful replies in binary frames; a peer that sends more is broken.
+    if "result" not in message or "error" in message:
+        raise RemoteProtocolError(f"binary frame is not a reply: {message!r:.200}")
+    return Reply(_check_id(message.get("id"), "reply"), message["result"], frame[end:])
+
+
+def _load(document: str | memoryview) -> dict[str, Any]:
+    try:
+        message = orjson.loads(document)
+    except orjson.JSONDecodeError as error:
+        raise RemoteProtocolError(f"invalid JSON from the server: {error}") from None
+    if not isinstance(message, dict):
+        raise RemoteProtocolError(f"message is not a JSON object: {type(message).__name__}")
+    return message

@@ -333,17 +333,11 @@ class Session:
                 failed.append(call)
         if resend:
             self.outbox.extendleft(reversed(resend))
+        message = "the connection was lost before the request was sent"
         # Priority calls belong to the link that died (its hook, its probes): they never wait.
-        held = self.outbox
-        self.outbox = deque()
-        failed.extend(
-            self._fail_queued("the connection was lost before the request was sent", cause)
-        )
-        self.outbox = held
+        failed += self._fail_queued(self.priority, message, cause)
         if not hold:
-            failed.extend(
-                self._fail_queued("the connection was lost before the request was sent", cause)
-            )
+            failed += self._fail_queued(self.outbox, message, cause)
         return failed
 
     def close(self, cause: BaseException) -> list[Call]:
@@ -351,22 +345,16 @@ class Session:
         if self.closed is None:
             self.closed = cause
         failed = self.connection_lost(hold=False, cause=cause)
-        for call_id in list(self.pending):
-            call = self.pending.pop(call_id)
-            call.state = CallState.DONE
-            if not call.detached:
-                self._fail(
-                    call, RequestNotSent, "the instance closed before the request was sent", cause
-                )
-                failed.append(call)
+        # Every tracked call was in flight or queued: each has its outcome now.
+        assert not self.pending
         return failed
 
-    def _fail_queued(self, message: str, cause: BaseException | None) -> list[Call]:
+    def _fail_queued(
+        self, queue: deque[Call], message: str, cause: BaseException | None
+    ) -> list[Call]:
         failed: list[Call] = []
-        queued = [*self.priority, *self.outbox]
-        self.priority.clear()
-        self.outbox.clear()
-        for call in queued:
+        while queue:
+            call = queue.popleft()
             if call.state is not CallState.QUEUED:
                 continue
             if call.id is not None:
