@@ -84,7 +84,12 @@ class StateChange:
 
 @attrs.frozen
 class Stats:
-    """A snapshot of an instance's counters (see :attr:`Instance.stats`)."""
+    """A snapshot of an instance's counters (see :attr:`Instance.stats`).
+
+    ``requests_sent`` counts every request on the wire, the client's own included (liveness
+    probes, which are also in ``probes_sent``, and ``cancel`` requests for abandoned calls);
+    ``requests_resent`` counts idempotent requests sent again after a lost link.
+    """
 
     connects: int
     reconnects: int
@@ -239,17 +244,9 @@ class Instance:
         self._admit()
         call = self._session.notification(method, params, binary, priority=self._is_hook())
         self._outbox_ready.set()
-        if call.state is CallState.QUEUED:
-            call.waiter = trio.lowlevel.current_task()
-
-            def abort(_: Any) -> trio.lowlevel.Abort:
-                call.waiter = None
-                self._session.abandon(call)
-                return trio.lowlevel.Abort.SUCCEEDED
-
-            await trio.lowlevel.wait_task_rescheduled(abort)
-        if isinstance(call.outcome, BaseException):
-            raise call.outcome
+        outcome = await self._outcome(call)
+        if isinstance(outcome, BaseException):
+            raise outcome
 
     @asynccontextmanager
     async def task(
@@ -265,8 +262,12 @@ class Instance:
             yield Task(self, call)
         finally:
             if call.state is not CallState.DONE:
-                call.waiter = None
                 self._abandon(call)
+                # A task still reading it (from a nursery outside the block) must not hang.
+                call.outcome = RuntimeError(
+                    f"request {call.id} was abandoned: its task block was left"
+                )
+                self._wake(call)
 
     # -- calls --------------------------------------------------------------------------------
 
@@ -297,7 +298,8 @@ class Instance:
         if self._session.abandon(call) is not None:
             self._outbox_ready.set()
 
-    async def _wait(self, call: Call) -> Reply:
+    async def _outcome(self, call: Call) -> Reply | BaseException | None:
+        """Park until ``call`` is done (a notification: sent); cancelling abandons it."""
         call.waiter = trio.lowlevel.current_task()
 
         def abort(_: Any) -> trio.lowlevel.Abort:
@@ -306,7 +308,10 @@ class Instance:
             return trio.lowlevel.Abort.SUCCEEDED
 
         await trio.lowlevel.wait_task_rescheduled(abort)
-        outcome = call.outcome
+        return call.outcome
+
+    async def _wait(self, call: Call) -> Reply:
+        outcome = await self._outcome(call)
         if type(outcome) is Reply:
             return outcome
         assert isinstance(outcome, BaseException)
@@ -512,9 +517,9 @@ class Instance:
         link.connected_at = self._last_received = trio.current_time()
         logger.info("connected to %s", self.endpoint.url)
         self._released = False
-        link.nursery.start_soon(self._guarded, self._reader, ws, link.lost)
-        link.nursery.start_soon(self._guarded, self._writer, ws, link.lost)
-        link.nursery.start_soon(self._guarded, self._liveness, None, link.lost)
+        link.nursery.start_soon(self._guarded, link.lost, self._reader, ws)
+        link.nursery.start_soon(self._guarded, link.lost, self._writer, ws)
+        link.nursery.start_soon(self._guarded, link.lost, self._liveness)
         await self._run_hooks()
         self._released = True
         self._outbox_ready.set()
@@ -554,12 +559,13 @@ class Instance:
 
     async def _guarded(
         self,
-        body: Callable[[Any], Awaitable[None]],
-        ws: Any,
         lost: Callable[[BaseException], None],
+        body: Callable[..., Awaitable[None]],
+        *args: Any,
     ) -> None:
+        """Run one of the link's tasks; whatever ends it ends the link, never the caller."""
         try:
-            await body(ws)
+            await body(*args)
         except trio_websocket.ConnectionClosed as error:
             lost(_LinkLost(f"the connection closed ({error.reason})"))
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
@@ -614,7 +620,7 @@ class Instance:
             if call.id is None:
                 self._wake(call)
 
-    async def _liveness(self, _: None) -> None:
+    async def _liveness(self) -> None:
         """Probe a quiet server; a probe unanswered for ``probe_timeout`` ends the link."""
         interval = self.settings.probe_interval
         timeout = self.settings.probe_timeout
@@ -675,7 +681,8 @@ class Task:
         Cancellation: cancelling this wait does not abandon the request; leaving the ``task``
         block does.
 
-        Error handling: as :meth:`Instance.execute`; :class:`TaskCancelledError` once cancelled.
+        Error handling: as :meth:`Instance.execute`; :class:`TaskCancelledError` once cancelled;
+        ``RuntimeError`` if the ``task`` block was left before the reply came.
         """
         call = self._call
         if call.outcome is None:

@@ -615,3 +615,140 @@ def test_parse_uri_secure_and_errors() -> None:
     for bad in ["", "h", "http://h:1", "h:notaport", "ws://:5", "h:1?x=1", "h:99999"]:
         with pytest.raises(ValueError, match="invalid URI"):
             parse_uri(bad)
+
+
+async def test_give_up_after_max_downtime_and_state_changes(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    settings = Settings(
+        probe_timeout=None,
+        max_downtime=10.0,
+        backoff=Backoff(initial=4.0, multiplier=1.0, jitter=0.0),
+    )
+    async with (
+        connected(Recorder(), settings=settings) as (peer, instance),
+        instance.state_changes() as changes,
+    ):
+        start = trio.current_time()
+        peer.refuse = True
+        peer.drop_all()
+        seen = []
+        async for change in changes:
+            seen.append((change.state, change.attempt, round(change.downtime, 6)))
+            if change.state is State.CLOSED:
+                break
+        # Lost at 0 (attempt 1); attempts at 4, 8 and 12 fail (2, 3, 4); at 12 the link has
+        # been down for 10 s or more: give up.
+        assert trio.current_time() - start == pytest.approx(12.0)
+        assert seen == [(State.RECONNECTING, 1, 0.0), (State.CLOSED, 4, 12.0)]
+        assert "down for 12.0 s" in str(change.cause)
+
+
+async def test_reconnect_state_changes_carry_attempt_and_downtime(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    settings = Settings(probe_timeout=None, backoff=Backoff(initial=2.0, jitter=0.0))
+    async with (
+        connected(Recorder(), settings=settings) as (peer, instance),
+        instance.state_changes() as changes,
+    ):
+        peer.drop_all()
+        lost = await changes.receive()
+        back = await changes.receive()
+        assert (lost.state, lost.previous) == (State.RECONNECTING, State.CONNECTED)
+        assert isinstance(lost.cause, Exception)
+        assert (back.state, back.previous, back.downtime) == (
+            State.CONNECTED,
+            State.RECONNECTING,
+            0.0,
+        )
+        assert back.time - lost.time == pytest.approx(2.0)
+        assert instance.stats.reconnects == 1
+
+
+async def test_extra_idempotent_methods_are_resent(autojump_clock: trio.testing.MockClock) -> None:
+    recorder = Recorder()
+    recorder.silent = {"set-camera-view"}
+    settings = Settings(probe_timeout=None, backoff=Backoff(initial=1.0, jitter=0.0))
+    settings = settings.with_idempotent(["set-camera-view"])
+    async with connected(recorder, settings=settings) as (peer, instance):
+        async with trio.open_nursery() as callers:
+            callers.start_soon(instance.request, "set-camera-view", {})
+            await trio.sleep(1)
+            recorder.silent = set()
+            peer.drop_all()
+        assert recorder.methods() == ["set-camera-view", "set-camera-view"]
+        assert instance.stats.requests_resent == 1
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="connect_timeout must be > 0"):
+        Settings(connect_timeout=0)
+    with pytest.raises(ValueError, match="probe_timeout must be > 0 or None"):
+        Settings(probe_timeout=-1.0)
+    with pytest.raises(TypeError, match="not a string"):
+        Settings().with_idempotent("get-scene")
+    assert "get-version" in Settings().idempotent
+    assert "set-camera-view" not in Settings().idempotent
+
+
+async def test_progress_not_read_in_time_is_bounded(autojump_clock: trio.testing.MockClock) -> None:
+    async def chatty(ws: WS) -> None:
+        message = orjson.loads(await ws.get_message())
+        for n in range(10):
+            progress = {"amount": n / 10, "id": message["id"], "operation": "step"}
+            await ws.send_message(orjson.dumps({"jsonrpc": "2.0", "params": progress}).decode())
+        await ws.send_message(reply(message, "done"))
+
+    settings = Settings(probe_timeout=None, progress_buffer=3)
+    async with (
+        connected(chatty, settings=settings) as (_peer, instance),
+        instance.task("add-model", {}) as task,
+    ):
+        assert (await task.reply()).result == "done"
+        assert [p.amount async for p in task.progress()] == [0.7, 0.8, 0.9]
+        assert task.dropped_progress == 7
+
+
+async def test_get_version_rejects_a_malformed_result() -> None:
+    async def odd(ws: WS) -> None:
+        message = orjson.loads(await ws.get_message())
+        await ws.send_message(reply(message, {"major": "three"}))
+
+    async with connected(odd) as (_peer, instance):
+        with pytest.raises(ValueError, match="unexpected result"):
+            await brayns_trio.get_version(instance)
+
+
+async def test_notify_fails_fast_when_disconnected(autojump_clock: trio.testing.MockClock) -> None:
+    settings = Settings(probe_timeout=None, wait_for_connection=False, backoff=Backoff(initial=5.0))
+    async with connected(Recorder(), settings=settings) as (peer, instance):
+        peer.drop_all()
+        await trio.sleep(0.1)
+        with pytest.raises(RequestNotSent):
+            await instance.notify("clear-lights")
+
+
+async def test_leaving_task_block_releases_readers_outside_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    recorder.silent = {"snapshot"}
+    ended: list[str] = []
+
+    async def read_progress(task: brayns_trio.Task) -> None:
+        async for _ in task.progress():
+            pass  # pragma: no cover - the server sends none
+        ended.append("progress")
+
+    async def read_reply(task: brayns_trio.Task) -> None:
+        with pytest.raises(RuntimeError, match="abandoned"):
+            await task.reply()
+        ended.append("reply")
+
+    async with connected(recorder) as (_peer, instance), trio.open_nursery() as readers:
+        async with instance.task("snapshot", {}) as task:
+            readers.start_soon(read_progress, task)
+            await trio.sleep(1)
+        readers.start_soon(read_reply, task)
+    assert sorted(ended) == ["progress", "reply"]
