@@ -39,8 +39,7 @@ SUPPORTED_VERSION = Version(3, 10, 1)
 async def get_version(instance: Instance) -> Version:
     """The server's version (``get-version``).
 
-    Error handling: as :meth:`Instance.request`; :class:`RemoteProtocolError`-free: a malformed
-    result raises ``cattrs`` validation errors wrapped in ``ValueError``.
+    Error handling: as :meth:`Instance.request`; ``ValueError`` if the result is not a version.
     """
     result = await instance.request("get-version")
     try:

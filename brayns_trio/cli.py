@@ -23,6 +23,7 @@ import trio
 from ._errors import BraynsConnectionError, JsonRpcError
 from ._instance import Instance, open_instance
 from ._settings import Settings
+from ._transport import parse_uri
 from ._version import get_version
 
 __all__ = ["main"]
@@ -42,12 +43,11 @@ async def _connect(args: argparse.Namespace) -> AsyncIterator[Instance]:
         context = ssl.create_default_context(cafile=args.cafile)
     if args.uri is not None:
         try:
-            async with open_instance(args.uri, ssl_context=context, settings=settings) as instance:
-                yield instance
+            parse_uri(args.uri, secure=context is not None)
         except ValueError as error:
-            if "invalid URI" in str(error):
-                raise UsageError(str(error)) from None
-            raise
+            raise UsageError(str(error)) from None
+        async with open_instance(args.uri, ssl_context=context, settings=settings) as instance:
+            yield instance
         return
     from .testing import open_fake_server
 
