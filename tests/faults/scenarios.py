@@ -349,12 +349,14 @@ async def kill_restart(report: Report) -> None:
 # -- 5. server frozen -------------------------------------------------------------------------------
 
 
-FREEZE = 5.0
+FREEZE = 6.5
+"""Long enough for the first attempt (0.25-0.5 s after the loss, which is ~3 s after the freeze)
+to time out (1.5 s) well before the thaw."""
 
 
 @scenario("freeze")
 async def freeze(report: Report) -> None:
-    """The server frozen (SIGSTOP) for 5 s during a pipeline, then thawed (SIGCONT).
+    """The server frozen (SIGSTOP) for 6.5 s during a pipeline, then thawed (SIGCONT).
 
     A frozen server's kernel still accepts connections and ACKs data, so TCP sees nothing wrong:
     only the application probe (interval 1 s, timeout 2 s) can tell.
@@ -367,7 +369,7 @@ async def freeze(report: Report) -> None:
                calls in flight are queued again, registry ones fail with OutcomeUnknown
                attempts connect (the kernel accepts) but the handshake hangs: each ends at
                connect_timeout (1.5 s), then backs off
-        +5     SIGCONT: the server answers the handshake in progress (or the next attempt's)
+        +6.5   SIGCONT: the server answers the handshake in progress (or the next attempt's)
         +<=4.5 CONNECTED; the queued requests go out
     """
     settings = quick_link(
