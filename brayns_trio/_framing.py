@@ -1,0 +1,371 @@
+"""The client side of the WebSocket protocol (RFC 6455), sans-IO: handshake and framing.
+
+No I/O and no event loop here: bytes in, events out. The Trio layer (``_transport.py``) moves the
+bytes. Only what Brayns uses is supported, and everything else is refused:
+
+- no extension and no subprotocol is offered, so RSV bits must be clear;
+- server frames must not be masked; client frames always are, with a fresh random key;
+- messages are sent as single frames (Brayns rejects fragmented messages), and received whole or
+  fragmented;
+- pings and pongs from the server are ignored: Brayns never sends them, and it drops a client
+  that sends either, so answering one would cost the connection;
+- a close frame ends the connection (Brayns never sends one; a proxy might).
+
+Why not trio-websocket's ``WebSocketConnection``: it sends each message with its own locked
+``send_all`` and hands each received message to the caller through a channel, which is most of
+the client's CPU per request when requests are pipelined. Here a batch of requests goes out in
+one write, every message in a read is decoded without a task switch, and a large frame's payload
+is received into one buffer of the announced size, refused before allocation when too large.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import struct
+from collections.abc import Iterator, Sequence
+
+import h11
+
+from ._errors import ConnectError, RemoteProtocolError
+
+__all__ = [
+    "ClientHandshake",
+    "FrameDecoder",
+    "Message",
+    "PeerClosed",
+    "encode_frame",
+    "encode_frame_chunks",
+]
+
+OP_CONTINUATION = 0x0
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_CLOSE = 0x8
+OP_PING = 0x9
+OP_PONG = 0xA
+
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_U16 = struct.Struct("!H")
+_U64 = struct.Struct("!Q")
+
+BIG_FRAME = 64 * 1024
+"""A frame whose payload is at least this large and not yet complete is received into its own
+buffer of the announced size, instead of accumulating in the parse buffer."""
+
+CHUNK = 1024 * 1024
+"""Large frames are masked and written in chunks of this size (a multiple of 4), so a large
+upload costs one chunk of extra memory, not a masked copy of the payload."""
+
+Message = tuple[bool, bytes | bytearray | str]
+"""A received message: (binary, payload). A text message's payload is its UTF-8 bytes (or a
+``str`` from a transport that decoded it already)."""
+
+
+# -- handshake --------------------------------------------------------------------------------
+
+
+def accept_token(key: bytes) -> bytes:
+    """The ``Sec-WebSocket-Accept`` value a server must answer to ``key`` (RFC 6455 §4.2.2)."""
+    return base64.b64encode(hashlib.sha1(key + _GUID).digest())
+
+
+class ClientHandshake:
+    """The HTTP/1.1 upgrade, driven by h11.
+
+    Call :meth:`request` once and send its bytes; feed the server's bytes to :meth:`receive`
+    until it returns the bytes that followed the response (the first frames, if any).
+
+    Error handling: :class:`ConnectError` when the server rejects the upgrade (its status is in
+    the message) or answers something that is not a valid WebSocket upgrade.
+    """
+
+    def __init__(self, host: str, resource: str, *, max_head_size: int = 64 * 1024) -> None:
+        self._host = host
+        self._resource = resource
+        self._key = base64.b64encode(os.urandom(16))
+        self._http = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_head_size)
+
+    def request(self) -> bytes:
+        headers = [
+            ("Host", self._host),
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", self._key.decode()),
+            ("Sec-WebSocket-Version", "13"),
+        ]
+        data = self._http.send(h11.Request(method="GET", target=self._resource, headers=headers))
+        return (data or b"") + (self._http.send(h11.EndOfMessage()) or b"")
+
+    def receive(self, data: bytes | bytearray) -> bytes | None:
+        """Feed bytes (``b""`` for end of stream); the leftover bytes once upgraded, else None."""
+        self._http.receive_data(bytes(data))
+        while True:
+            try:
+                event = self._http.next_event()
+            except h11.RemoteProtocolError as error:
+                raise ConnectError(
+                    f"invalid HTTP response to the WebSocket upgrade: {error}"
+                ) from None
+            if event is h11.NEED_DATA:
+                return None
+            if isinstance(event, h11.InformationalResponse) and event.status_code == 101:
+                self._check_upgrade(event.headers)
+                leftover, _ = self._http.trailing_data
+                return bytes(leftover)
+            if isinstance(event, h11.Response):
+                # Brayns answers a plain HTTP request (or a bad upgrade) with a status and a body.
+                raise ConnectError(
+                    f"the server rejected the WebSocket upgrade with HTTP {event.status_code} "
+                    f"{event.reason.decode(errors='replace')}".rstrip()
+                )
+            if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+                raise ConnectError("the server closed the connection during the WebSocket upgrade")
+            # Other informational responses (100 Continue...) are skipped.
+
+    def _check_upgrade(self, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        values: dict[bytes, list[bytes]] = {}
+        for name, value in headers:
+            values.setdefault(name.lower(), []).append(value)
+
+        def tokens(name: bytes) -> set[bytes]:
+            return {
+                token.strip().lower()
+                for value in values.get(name, [])
+                for token in value.split(b",")
+            }
+
+        if b"websocket" not in tokens(b"upgrade") or b"upgrade" not in tokens(b"connection"):
+            raise ConnectError("the server's 101 response is not a WebSocket upgrade")
+        if values.get(b"sec-websocket-accept") != [accept_token(self._key)]:
+            raise ConnectError("the server's Sec-WebSocket-Accept does not match the key sent")
+        for name in (b"sec-websocket-extensions", b"sec-websocket-protocol"):
+            if name in values:
+                raise ConnectError(
+                    f"the server chose {name.decode()} {values[name]!r}, which was not offered"
+                )
+
+
+# -- sending ----------------------------------------------------------------------------------
+
+
+def _header(opcode: int, length: int, mask: bytes) -> bytes:
+    first = 0x80 | opcode  # FIN: one frame per message
+    if length < 126:
+        return bytes((first, 0x80 | length)) + mask
+    if length < 0x10000:
+        return bytes((first, 0x80 | 126)) + _U16.pack(length) + mask
+    return bytes((first, 0x80 | 127)) + _U64.pack(length) + mask
+
+
+def _xor(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
+    """``data`` XOR the repeated 4-byte ``key``, as big-integer arithmetic (no per-byte loop)."""
+    size = len(data)
+    if not size:
+        return b""
+    pattern = (key * (size // 4 + 1))[:size]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(pattern, "little")).to_bytes(
+        size, "little"
+    )
+
+
+def encode_frame(opcode: int, parts: Sequence[bytes]) -> bytes:
+    """One masked frame holding the concatenation of ``parts`` (for small messages)."""
+    payload = parts[0] if len(parts) == 1 else b"".join(parts)
+    mask = os.urandom(4)
+    return _header(opcode, len(payload), mask) + _xor(payload, mask)
+
+
+def encode_frame_chunks(opcode: int, parts: Sequence[bytes]) -> Iterator[bytes]:
+    """One masked frame holding the concatenation of ``parts``, as a header and ``CHUNK``-sized
+    pieces, without joining the parts: memory stays at one chunk whatever the payload size."""
+    mask = os.urandom(4)
+    yield _header(opcode, sum(len(part) for part in parts), mask)
+    carry = b""
+    for part in parts:
+        view = memoryview(part)
+        offset = 0
+        if carry:
+            # Complete the chunk started by the previous part, keeping the key aligned.
+            offset = CHUNK - len(carry)
+            carry += bytes(view[:offset])
+            if len(carry) < CHUNK:
+                continue
+            yield _xor(carry, mask)
+            carry = b""
+        while len(view) - offset >= CHUNK:
+            yield _xor(view[offset : offset + CHUNK], mask)
+            offset += CHUNK
+        carry = bytes(view[offset:])
+    if carry:
+        yield _xor(carry, mask)
+
+
+# -- receiving --------------------------------------------------------------------------------
+
+
+class PeerClosed(Exception):
+    """The server sent a close frame: ``code`` (None when absent) and ``reason``."""
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(f"the server closed the WebSocket (code {code}, {reason!r})")
+        self.code = code
+        self.reason = reason
+
+
+class FrameDecoder:
+    """Turns the server's bytes into whole messages.
+
+    Args:
+        max_message_size: the largest message accepted, fragments included. A frame announcing
+            more is refused from its header, before any of its payload is buffered.
+
+    Error handling: :class:`RemoteProtocolError` for a frame RFC 6455 forbids from a server (or
+    that negotiates something this client never offered), or a message that is too large;
+    :class:`PeerClosed` for a close frame. Either way the connection must be dropped.
+    """
+
+    def __init__(self, max_message_size: int) -> None:
+        self.max_message_size = max_message_size
+        self._buffer = bytearray()
+        # A large frame in progress: its payload buffer, how much of it is filled, its opcode
+        # and FIN bit.
+        self._big: bytearray | None = None
+        self._big_filled = 0
+        self._big_opcode = 0
+        self._big_fin = True
+        # A fragmented message in progress: its opcode, fragments and size so far.
+        self._fragments: list[bytes | bytearray] | None = None
+        self._fragment_opcode = 0
+        self._fragment_size = 0
+        self.control_frames_ignored = 0
+
+    def wanted(self) -> int:
+        """Bytes still missing from the large frame in progress (0 when there is none): a hint
+        for how much to read at once."""
+        if self._big is None:
+            return 0
+        return len(self._big) - self._big_filled
+
+    def feed(self, data: bytes | bytearray) -> list[Message]:
+        """Process received bytes; the messages they complete, in order."""
+        messages: list[Message] = []
+        if self._big is not None:
+            data = self._fill_big(data, messages)
+        if not data:
+            return messages
+        if self._buffer:
+            self._buffer += data
+            buffer: bytes | bytearray = self._buffer
+        else:
+            buffer = data
+        end = len(buffer)
+        position = 0
+        while end - position >= 2:
+            first = buffer[position]
+            second = buffer[position + 1]
+            if first & 0x70:
+                raise RemoteProtocolError("the server set reserved WebSocket frame bits")
+            if second & 0x80:
+                raise RemoteProtocolError("the server sent a masked WebSocket frame")
+            opcode = first & 0x0F
+            fin = bool(first & 0x80)
+            length = second & 0x7F
+            start = position + 2
+            if length == 126:
+                if end - start < 2:
+                    break
+                (length,) = _U16.unpack_from(buffer, start)
+                start += 2
+            elif length == 127:
+                if end - start < 8:
+                    break
+                (length,) = _U64.unpack_from(buffer, start)
+                start += 8
+            self._check_frame(opcode, fin, length)
+            stop = start + length
+            if stop > end:
+                if length >= BIG_FRAME:
+                    # Receive the rest straight into a buffer of the announced size.
+                    self._big = bytearray(length)
+                    self._big[: end - start] = memoryview(buffer)[start:end]
+                    self._big_filled = end - start
+                    self._big_opcode = opcode
+                    self._big_fin = fin
+                    position = end
+                break
+            self._frame(opcode, fin, buffer[start:stop], messages)
+            position = stop
+        if position == end:
+            self._buffer = bytearray()
+        elif buffer is self._buffer:
+            del self._buffer[:position]
+        else:
+            self._buffer = bytearray(memoryview(buffer)[position:])
+        return messages
+
+    def _fill_big(self, data: bytes | bytearray, messages: list[Message]) -> bytes | bytearray:
+        big = self._big
+        assert big is not None
+        take = min(len(data), len(big) - self._big_filled)
+        big[self._big_filled : self._big_filled + take] = memoryview(data)[:take]
+        self._big_filled += take
+        if self._big_filled < len(big):
+            return b""
+        self._big = None
+        self._frame(self._big_opcode, self._big_fin, big, messages)
+        return data[take:]
+
+    def _check_frame(self, opcode: int, fin: bool, length: int) -> None:
+        if opcode >= 8:
+            if opcode not in (OP_CLOSE, OP_PING, OP_PONG):
+                raise RemoteProtocolError(f"the server sent an unknown control opcode {opcode}")
+            if not fin or length > 125:
+                raise RemoteProtocolError("the server sent a fragmented or oversized control frame")
+            return
+        if opcode not in (OP_CONTINUATION, OP_TEXT, OP_BINARY):
+            raise RemoteProtocolError(f"the server sent an unknown data opcode {opcode}")
+        if opcode == OP_CONTINUATION:
+            if self._fragments is None:
+                raise RemoteProtocolError("the server sent a continuation frame out of a message")
+            total = self._fragment_size + length
+        else:
+            if self._fragments is not None:
+                raise RemoteProtocolError("the server started a message inside a fragmented one")
+            total = length
+        if total > self.max_message_size:
+            raise RemoteProtocolError(
+                f"the server sent a message of {total} bytes or more, above max_message_size "
+                f"({self.max_message_size})"
+            )
+
+    def _frame(
+        self, opcode: int, fin: bool, payload: bytes | bytearray, messages: list[Message]
+    ) -> None:
+        if opcode in (OP_TEXT, OP_BINARY):
+            if fin:
+                messages.append((opcode == OP_BINARY, payload))
+            else:
+                self._fragments = [payload]
+                self._fragment_opcode = opcode
+                self._fragment_size = len(payload)
+        elif opcode == OP_CONTINUATION:
+            assert self._fragments is not None
+            self._fragments.append(payload)
+            self._fragment_size += len(payload)
+            if fin:
+                whole = b"".join(self._fragments)
+                messages.append((self._fragment_opcode == OP_BINARY, whole))
+                self._fragments = None
+                self._fragment_size = 0
+        elif opcode == OP_CLOSE:
+            code: int | None = None
+            reason = ""
+            if len(payload) >= 2:
+                (code,) = _U16.unpack_from(payload)
+                reason = bytes(payload[2:]).decode(errors="replace")
+            raise PeerClosed(code, reason)
+        else:
+            # A ping or a pong: never answered (see the module docstring).
+            self.control_frames_ignored += 1
