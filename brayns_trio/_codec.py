@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from cattrs.preconf.orjson import make_converter
@@ -27,7 +27,7 @@ from cattrs.preconf.orjson import make_converter
 from ._errors import RemoteProtocolError
 from ._messages import ErrorReply, Progress, Reply, Request, RequestId
 
-__all__ = ["decode", "encode", "encode_json"]
+__all__ = ["Encoded", "decode", "encode", "encode_json"]
 
 _HEADER = struct.Struct("<I")
 _MAX_JSON_SIZE = 0xFFFF_FFFF
@@ -99,10 +99,22 @@ def encode_json(value: Any) -> bytes:
         raise TypeError(f"params are not JSON serializable: {error}") from None
 
 
-def encode(request: Request) -> str | bytes:
-    """Encode a request: a ``str`` for a text frame, ``bytes`` for a binary frame.
+class Encoded(NamedTuple):
+    """An encoded message: whether it goes in a binary frame, and its bytes as parts.
 
-    A request is sent binary only when it carries a payload, like the official client.
+    A text message is one part (its UTF-8 JSON). A binary one is the u32 header and JSON, then
+    the payload as given: the parts are never joined here, so a large upload is not copied.
+    """
+
+    binary: bool
+    parts: tuple[bytes, ...]
+    size: int
+    """Total bytes of the parts."""
+
+
+def encode(request: Request) -> Encoded:
+    """Encode a request: one text frame, or a binary frame when it carries a payload (as the
+    official client does).
 
     Error handling: ``TypeError`` if the params cannot be serialized to JSON, ``ValueError`` if
     the JSON part of a binary request is larger than its u32 header can describe.
@@ -111,17 +123,26 @@ def encode(request: Request) -> str | bytes:
     if request.binary:
         if len(text) > _MAX_JSON_SIZE:
             raise ValueError(f"JSON part of {len(text)} bytes exceeds the u32 size header")
-        return b"".join((_HEADER.pack(len(text)), text, request.binary))
-    return text.decode()
+        head = _HEADER.pack(len(text)) + text
+        return Encoded(True, (head, request.binary), len(head) + len(request.binary))
+    return Encoded(False, (text,), len(text))
 
 
-def decode(frame: str | bytes) -> Reply | ErrorReply | Progress:
+def decode(
+    frame: str | bytes | bytearray, binary: bool | None = None
+) -> Reply | ErrorReply | Progress:
     """Decode and classify one incoming WebSocket message.
+
+    ``binary`` says which kind of frame it came in; by default a ``str`` is a text frame and
+    bytes a binary one. A text frame's UTF-8 bytes are parsed as they are, never decoded to
+    ``str`` first.
 
     Error handling: :class:`RemoteProtocolError` for anything that is not a well-formed Brayns
     reply, error or progress message.
     """
-    if isinstance(frame, str):
+    if binary is None:
+        binary = not isinstance(frame, str)
+    if not binary:
         message = _load(frame)
         if "error" in message:
             return _as_error(message, ErrorReply)
@@ -130,6 +151,8 @@ def decode(frame: str | bytes) -> Reply | ErrorReply | Progress:
         if "id" not in message:
             return _as_progress(message, Progress)
         raise RemoteProtocolError(f"unsupported JSON-RPC message: {message!r:.200}")
+    if isinstance(frame, str):
+        raise TypeError("a binary frame must be bytes")
     if len(frame) < _HEADER.size:
         raise RemoteProtocolError(f"binary frame of {len(frame)} bytes has no JSON size")
     (size,) = _HEADER.unpack_from(frame)
@@ -138,14 +161,16 @@ def decode(frame: str | bytes) -> Reply | ErrorReply | Progress:
         raise RemoteProtocolError(
             f"binary frame announces {size} bytes of JSON but holds {len(frame) - 4}"
         )
-    message = _load(memoryview(frame)[_HEADER.size : end])
+    view = memoryview(frame)
+    message = _load(view[_HEADER.size : end])
     # Brayns sends only successful replies in binary frames; a peer that sends more is broken.
     if "result" not in message or "error" in message:
         raise RemoteProtocolError(f"binary frame is not a reply: {message!r:.200}")
-    return Reply(_check_id(message.get("id"), "reply"), message["result"], frame[end:])
+    # One copy of the payload (from a bytearray the transport filled, or a bytes slice).
+    return Reply(_check_id(message.get("id"), "reply"), message["result"], bytes(view[end:]))
 
 
-def _load(document: str | memoryview) -> dict[str, Any]:
+def _load(document: str | bytes | bytearray | memoryview) -> dict[str, Any]:
     try:
         message = orjson.loads(document)
     except orjson.JSONDecodeError as error:

@@ -28,6 +28,7 @@ from ._errors import (
     ConnectError,
     InstanceClosed,
     JsonRpcError,
+    OutcomeUnknown,
     RemoteProtocolError,
     RequestNotSent,
 )
@@ -35,7 +36,16 @@ from ._messages import Progress, Reply
 from ._methods import method_table
 from ._protocol import Call, CallState, Session
 from ._settings import FirstConnect, Settings
-from ._transport import Connector, Endpoint, connect_websocket, open_tcp, parse_uri
+from ._transport import (
+    Connector,
+    Endpoint,
+    LinkClosed,
+    WebSocket,
+    connect_native,
+    connect_trio_websocket,
+    open_tcp,
+    parse_uri,
+)
 
 __all__ = ["Instance", "State", "StateChange", "Stats", "Task", "open_instance"]
 
@@ -107,6 +117,10 @@ class Stats:
     pending: int
 
 
+WRITE_BATCH = 256 * 1024
+"""The writer gathers queued messages up to about this many bytes into one write."""
+
+
 class _LinkLost(Exception):
     """Internal: why a connection ended."""
 
@@ -173,6 +187,7 @@ class Instance:
         self._last_rtt: float | None = None
         self._probe_sent_at: float | None = None
         self._probe_answered = trio.Event()
+        self._room = trio.lowlevel.ParkingLot()
 
     # -- public surface -----------------------------------------------------------------------
 
@@ -231,7 +246,7 @@ class Instance:
         :class:`OutcomeUnknown` if the link is lost (see :class:`ConnectionLost`);
         :class:`InstanceClosed` once closed; ``ValueError``/``TypeError`` for bad arguments.
         """
-        call = self._new_call(method, params, binary, progress=False)
+        call = await self._new_call(method, params, binary, progress=False)
         return await self._wait(call)
 
     async def notify(self, method: str, params: Any = None, binary: bytes = b"") -> None:
@@ -242,6 +257,7 @@ class Instance:
         Error handling: :class:`RequestNotSent` if it could not be sent; :class:`InstanceClosed`.
         """
         self._admit()
+        await self._wait_for_room(request=False)
         call = self._session.notification(method, params, binary, priority=self._is_hook())
         self._outbox_ready.set()
         outcome = await self._outcome(call)
@@ -257,7 +273,7 @@ class Instance:
         The :class:`Task` gives the progress messages and the reply. Leaving the block before the
         reply came abandons the request (and sends a ``cancel`` for it if it is asynchronous).
         """
-        call = self._new_call(method, params, binary, progress=True)
+        call = await self._new_call(method, params, binary, progress=True)
         try:
             yield Task(self, call)
         finally:
@@ -286,17 +302,46 @@ class Instance:
                 f"not connected ({self._state.value}) and wait_for_connection is off"
             )
 
-    def _new_call(self, method: str, params: Any, binary: bytes, *, progress: bool) -> Call:
+    async def _new_call(self, method: str, params: Any, binary: bytes, *, progress: bool) -> Call:
         self._admit()
+        await self._wait_for_room(request=True)
         call = self._session.request(
             method, params, binary, progress=progress, priority=self._is_hook()
         )
         self._outbox_ready.set()
         return call
 
+    def _has_room(self, *, request: bool) -> bool:
+        settings = self.settings
+        session = self._session
+        limit = settings.max_in_flight
+        if request and limit is not None and len(session.pending) >= limit:
+            return False
+        return settings.max_queued_bytes is None or session.queued_bytes < settings.max_queued_bytes
+
+    async def _wait_for_room(self, *, request: bool) -> None:
+        """Backpressure: wait until the in-flight and queued-bytes bounds allow one more."""
+        if self._is_hook():
+            return
+        while not self._has_room(request=request) and self._state is not State.CLOSED:
+            await self._room.park()
+
+    def _make_room(self) -> None:
+        """Wake the callers the bounds now admit (FIFO); each checks again when it runs."""
+        if not self._room:
+            return
+        limit = self.settings.max_in_flight
+        if limit is None:
+            self._room.unpark_all()
+        else:
+            free = limit - len(self._session.pending)
+            if free > 0:
+                self._room.unpark(count=free)
+
     def _abandon(self, call: Call) -> None:
         if self._session.abandon(call) is not None:
             self._outbox_ready.set()
+        self._make_room()
 
     async def _outcome(self, call: Call) -> Reply | BaseException | None:
         """Park until ``call`` is done (a notification: sent); cancelling abandons it."""
@@ -460,6 +505,7 @@ class Instance:
                 self._wake(call)
             self._set_state(State.CLOSED, cause)
         self._ready.set()
+        self._room.unpark_all()
 
     async def _run_link(self) -> tuple[bool, BaseException, float]:
         """One connection, from attempt to loss: (whether it connected, why it ended, uptime)."""
@@ -485,21 +531,24 @@ class Instance:
         hold = self.settings.wait_for_connection
         for call in self._session.connection_lost(hold=hold, cause=cause):
             self._wake(call)
+        self._make_room()
         if link.connected_at is None:
             return False, cause, 0.0
         return True, cause, trio.current_time() - link.connected_at
 
-    async def _open_websocket(self, link: _Link) -> trio_websocket.WebSocketConnection:
+    async def _open_websocket(self, link: _Link) -> WebSocket:
         """Connect (TCP, TLS, WebSocket handshake) within ``connect_timeout``."""
         timeout = self.settings.connect_timeout
         assert link.nursery is not None
         try:
             with trio.fail_after(timeout):
                 link.stream = await self._connector()
+                if self.settings.transport == "native":
+                    return await connect_native(link.stream, self.endpoint, self.settings)
                 ws_nursery: trio.Nursery = await link.nursery.start(
                     self._guard_websocket, link.lost
                 )
-                return await connect_websocket(
+                return await connect_trio_websocket(
                     ws_nursery, link.stream, self.endpoint, self.settings
                 )
         except trio.TooSlowError:
@@ -510,7 +559,7 @@ class Instance:
         except OSError as error:
             raise ConnectError(f"cannot connect to {self.endpoint.url}: {error}") from error
 
-    async def _start_link(self, link: _Link, ws: trio_websocket.WebSocketConnection) -> None:
+    async def _start_link(self, link: _Link, ws: WebSocket) -> None:
         """Start the link's tasks, run the hooks, then release the queued requests."""
         assert link.nursery is not None
         self._connects += 1
@@ -566,8 +615,8 @@ class Instance:
         """Run one of the link's tasks; whatever ends it ends the link, never the caller."""
         try:
             await body(*args)
-        except trio_websocket.ConnectionClosed as error:
-            lost(_LinkLost(f"the connection closed ({error.reason})"))
+        except LinkClosed as error:
+            lost(_LinkLost(str(error)))
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
             lost(_LinkLost(f"the connection broke: {error!r}"))
         except (RemoteProtocolError, _LinkLost) as error:
@@ -578,26 +627,30 @@ class Instance:
             logger.exception("connection task %s failed", getattr(body, "__name__", body))
             lost(error)
 
-    async def _reader(self, ws: trio_websocket.WebSocketConnection) -> None:
+    async def _reader(self, ws: WebSocket) -> None:
         session = self._session
         wake = self._wake
         while True:
-            frame = await ws.get_message()
+            messages = await ws.receive()
+            # Any bytes are life, a part of a large frame included.
             self._last_received = now = trio.current_time()
             if self._probe_sent_at is not None:
-                # The first message after a probe: the probe's answer, or something as recent.
+                # The first read after a probe: the probe's answer, or something as recent.
                 self._last_rtt = now - self._probe_sent_at
                 self._probe_sent_at = None
                 self._probe_answered.set()
-            self._bytes_received += len(frame)
-            item = session.receive(frame)
-            if item is None:
-                continue
-            if type(item) is Call:
-                wake(item)
-            else:
-                assert isinstance(item, JsonRpcError)
-                self._orphan(item)
+            for binary, payload in messages:
+                self._bytes_received += len(payload)
+                item = session.receive(payload, binary)
+                if item is None:
+                    continue
+                if type(item) is Call:
+                    wake(item)
+                else:
+                    assert isinstance(item, JsonRpcError)
+                    self._orphan(item)
+            if messages:
+                self._make_room()
 
     def _orphan(self, error: JsonRpcError) -> None:
         logger.warning("the server sent an error tied to no request: %s", error)
@@ -607,18 +660,42 @@ class Instance:
             except Exception:
                 logger.exception("on_orphan_error raised")
 
-    async def _writer(self, ws: trio_websocket.WebSocketConnection) -> None:
+    async def _writer(self, ws: WebSocket) -> None:
         session = self._session
         while True:
-            call = session.next_outgoing(released=self._released)
-            if call is None:
+            batch: list[Call] = []
+            size = 0
+            while size < WRITE_BATCH:
+                call = session.next_outgoing(released=self._released)
+                if call is None:
+                    break
+                batch.append(call)
+                size += call.frame.size
+            if not batch:
                 await self._outbox_ready.wait()
                 self._outbox_ready = trio.Event()
                 continue
-            await ws.send_message(call.frame)
-            self._bytes_sent += len(call.frame)
-            if call.id is None:
-                self._wake(call)
+            self._make_room()
+            try:
+                await ws.send([call.frame for call in batch])
+            except BaseException as error:
+                # Notifications are done once handed over: none of this batch's may hang.
+                for call in batch:
+                    if call.id is None:
+                        failed = OutcomeUnknown(
+                            f"{call.method} (notification): the connection was lost while it "
+                            "was being sent",
+                            method=call.method,
+                            id=None,
+                        )
+                        failed.__cause__ = error
+                        call.outcome = failed
+                        self._wake(call)
+                raise
+            self._bytes_sent += size
+            for call in batch:
+                if call.id is None:
+                    self._wake(call)
 
     async def _liveness(self) -> None:
         """Probe a quiet server; a probe unanswered for ``probe_timeout`` ends the link."""

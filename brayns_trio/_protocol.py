@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from ._codec import decode, encode
+from ._codec import Encoded, decode, encode
 from ._errors import (
     InstanceClosed,
     JsonRpcError,
@@ -65,7 +65,7 @@ class Call:
 
     id: int | None
     method: str
-    frame: str | bytes
+    frame: Encoded
     is_async: bool
     idempotent: bool
     detached: bool = False
@@ -125,6 +125,8 @@ class Session:
         self.orphan_errors: deque[JsonRpcError] = deque(maxlen=orphan_buffer)
         self.stats = SessionStats()
         self.closed: BaseException | None = None
+        self.queued_bytes = 0
+        """Bytes of the calls waiting in the queues (sent by :meth:`next_outgoing`)."""
         self._next_id = 1
 
     # -- building requests --------------------------------------------------------------------
@@ -164,7 +166,7 @@ class Session:
         if progress:
             call.progress = deque(maxlen=self.progress_buffer)
         self.pending[call_id] = call
-        (self.priority if priority else self.outbox).append(call)
+        self._queue(call, priority)
         return call
 
     def notification(
@@ -177,8 +179,12 @@ class Session:
         self._check_open(method)
         frame = encode(Request(method, self.methods.normalize_params(method, params), None, binary))
         call = Call(None, method, frame, False, False)
-        (self.priority if priority else self.outbox).append(call)
+        self._queue(call, priority)
         return call
+
+    def _queue(self, call: Call, priority: bool) -> None:
+        (self.priority if priority else self.outbox).append(call)
+        self.queued_bytes += call.frame.size
 
     def cancel_request(self, target: Call, *, detached: bool = False) -> Call:
         """A ``cancel`` request for ``target`` (which must have been sent)."""
@@ -210,6 +216,7 @@ class Session:
                 call = self.outbox.popleft()
             else:
                 return None
+            self.queued_bytes -= call.frame.size
             if call.state is CallState.QUEUED:
                 break
         if call.sends:
@@ -225,8 +232,10 @@ class Session:
 
     # -- receiving ----------------------------------------------------------------------------
 
-    def receive(self, frame: str | bytes) -> Call | JsonRpcError | None:
-        """Process one incoming message.
+    def receive(
+        self, frame: str | bytes | bytearray, binary: bool | None = None
+    ) -> Call | JsonRpcError | None:
+        """Process one incoming message (``binary``: as for :func:`decode`).
 
         Returns the call whose state changed (an outcome or new progress: wake its waiter), an
         error the server could not tie to a request (``id: null``), or ``None`` when the message
@@ -235,7 +244,7 @@ class Session:
         Error handling: :class:`RemoteProtocolError` for a malformed message; the caller must drop
         the connection.
         """
-        message = decode(frame)
+        message = decode(frame, binary)
         self.stats.messages_received += 1
         if type(message) is Reply:
             call = self._finish(message.id, message)
@@ -333,6 +342,7 @@ class Session:
                 failed.append(call)
         if resend:
             self.outbox.extendleft(reversed(resend))
+            self.queued_bytes += sum(call.frame.size for call in resend)
         message = "the connection was lost before the request was sent"
         # Priority calls belong to the link that died (its hook, its probes): they never wait.
         failed += self._fail_queued(self.priority, message, cause)
@@ -355,6 +365,7 @@ class Session:
         failed: list[Call] = []
         while queue:
             call = queue.popleft()
+            self.queued_bytes -= call.frame.size
             if call.state is not CallState.QUEUED:
                 continue
             if call.id is not None:

@@ -9,17 +9,39 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import attrs
 import trio
 import trio_websocket
 
+from ._codec import Encoded
 from ._errors import ConnectError
+from ._framing import (
+    CHUNK,
+    OP_BINARY,
+    OP_TEXT,
+    ClientHandshake,
+    FrameDecoder,
+    Message,
+    PeerClosed,
+    encode_frame,
+    encode_frame_chunks,
+)
 from ._settings import Settings
 
-__all__ = ["Connector", "Endpoint", "connect_websocket", "open_tcp", "parse_uri"]
+__all__ = [
+    "Connector",
+    "Endpoint",
+    "LinkClosed",
+    "WebSocket",
+    "connect_native",
+    "connect_trio_websocket",
+    "open_tcp",
+    "parse_uri",
+]
 
 logger = logging.getLogger("brayns_trio.transport")
 
@@ -126,22 +148,150 @@ async def open_tcp(
     return stream
 
 
-async def connect_websocket(
+class LinkClosed(Exception):
+    """The connection ended: the peer closed it, or its stream broke."""
+
+
+class WebSocket(Protocol):
+    """What a connection's reader and writer need from a WebSocket: one reader and one writer
+    may use it at once."""
+
+    async def receive(self) -> list[Message]:
+        """The next messages (maybe none, when a read completed no message).
+
+        Error handling: :class:`LinkClosed` when the connection ended,
+        :class:`RemoteProtocolError` for a broken peer, trio's stream errors."""
+        ...
+
+    async def send(self, frames: Sequence[Encoded]) -> None:
+        """Send messages, in order."""
+        ...
+
+
+MAX_READ = 4 * 1024 * 1024
+"""The largest read asked of the stream while a large frame's payload is being received."""
+
+
+class NativeWebSocket:
+    """A WebSocket over a Trio stream with this package's own framing (see ``_framing.py``).
+
+    A read decodes every message it completes, with no task switch per message; a send writes a
+    batch of small messages in one ``send_all`` and a large one in chunks, masked on the fly.
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        decoder: FrameDecoder,
+        receive_size: int,
+        first: bytes | bytearray,
+    ) -> None:
+        self._stream = stream
+        self._decoder = decoder
+        self._receive_size = receive_size
+        self._first = first
+
+    async def receive(self) -> list[Message]:
+        data: bytes | bytearray
+        if self._first:
+            data, self._first = self._first, b""
+        else:
+            size = max(self._receive_size, min(self._decoder.wanted(), MAX_READ))
+            data = await self._stream.receive_some(size)
+            if not data:
+                raise LinkClosed("the server closed the connection")
+        try:
+            return self._decoder.feed(data)
+        except PeerClosed as closed:
+            raise LinkClosed(str(closed)) from None
+
+    async def send(self, frames: Sequence[Encoded]) -> None:
+        batch: list[bytes] = []
+        for frame in frames:
+            opcode = OP_BINARY if frame.binary else OP_TEXT
+            if frame.size < CHUNK:
+                batch.append(encode_frame(opcode, frame.parts))
+                continue
+            if batch:
+                await self._stream.send_all(b"".join(batch))
+                batch = []
+            for chunk in encode_frame_chunks(opcode, frame.parts):
+                await self._stream.send_all(chunk)
+        if batch:
+            await self._stream.send_all(batch[0] if len(batch) == 1 else b"".join(batch))
+
+
+async def connect_native(
+    stream: trio.abc.Stream, endpoint: Endpoint, settings: Settings
+) -> NativeWebSocket:
+    """The WebSocket handshake over ``stream``, then frames with this package's own codec.
+
+    Error handling: :class:`ConnectError` if the server rejects or breaks the handshake.
+    """
+    handshake = ClientHandshake(_host_header(endpoint), endpoint.resource)
+    try:
+        await stream.send_all(handshake.request())
+        while True:
+            data = await stream.receive_some(settings.receive_buffer_size)
+            first = handshake.receive(data)
+            if first is not None:
+                break
+    except ConnectError as error:
+        raise ConnectError(f"WebSocket handshake with {endpoint.url} failed: {error}") from None
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
+        raise ConnectError(f"WebSocket handshake with {endpoint.url} failed: {error}") from error
+    decoder = FrameDecoder(settings.max_message_size)
+    return NativeWebSocket(stream, decoder, settings.receive_buffer_size, first)
+
+
+class TrioWebSocket:
+    """The same interface over a trio-websocket connection (one message per read and per
+    ``send_message``, text sent as ``str``)."""
+
+    def __init__(self, connection: trio_websocket.WebSocketConnection) -> None:
+        self._connection = connection
+
+    async def receive(self) -> list[Message]:
+        try:
+            message = await self._connection.get_message()
+        except trio_websocket.ConnectionClosed as error:
+            raise LinkClosed(f"the connection closed ({error.reason})") from None
+        if isinstance(message, str):
+            return [(False, message.encode())]
+        return [(True, message)]
+
+    async def send(self, frames: Sequence[Encoded]) -> None:
+        try:
+            for frame in frames:
+                if frame.binary:
+                    await self._connection.send_message(b"".join(frame.parts))
+                else:
+                    await self._connection.send_message(frame.parts[0].decode())
+        except trio_websocket.ConnectionClosed as error:
+            raise LinkClosed(f"the connection closed ({error.reason})") from None
+
+
+def _host_header(endpoint: Endpoint) -> str:
+    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+    return f"{host}:{endpoint.port}"
+
+
+async def connect_trio_websocket(
     nursery: trio.Nursery, stream: trio.abc.Stream, endpoint: Endpoint, settings: Settings
-) -> trio_websocket.WebSocketConnection:
-    """The WebSocket handshake over ``stream``; its reader task runs in ``nursery``.
+) -> TrioWebSocket:
+    """The WebSocket handshake over ``stream`` by trio-websocket; its reader task runs in
+    ``nursery``.
 
     No subprotocol, no extension, never a ping: the server drops a client that pings, and it
     answers nothing else. trio-websocket sends each message as one frame, as Brayns requires.
 
     Error handling: :class:`ConnectError` if the server rejects or breaks the handshake.
     """
-    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
     try:
-        return await trio_websocket.wrap_client_stream(
+        connection = await trio_websocket.wrap_client_stream(
             nursery,
             stream,  # type: ignore[arg-type]  # any trio Stream works
-            f"{host}:{endpoint.port}",
+            _host_header(endpoint),
             endpoint.resource,
             max_message_size=settings.max_message_size,
             receive_buffer_size=settings.receive_buffer_size,
@@ -150,3 +300,4 @@ async def connect_websocket(
         raise ConnectError(f"{endpoint.url} rejected the WebSocket handshake: {error}") from error
     except (trio_websocket.HandshakeError, trio.BrokenResourceError, OSError) as error:
         raise ConnectError(f"WebSocket handshake with {endpoint.url} failed: {error}") from error
+    return TrioWebSocket(connection)

@@ -35,9 +35,10 @@ def binary_frame(message: dict[str, Any], payload: bytes) -> bytes:
 
 @given(method=st.text(min_size=1), params=json_values, request_id=ids | st.none())
 def test_text_request_round_trip(method: str, params: Any, request_id: int | str | None) -> None:
-    frame = encode(Request(method, params, request_id))
-    assert isinstance(frame, str)
-    message = orjson.loads(frame)
+    encoded = encode(Request(method, params, request_id))
+    assert not encoded.binary
+    assert len(encoded.parts) == 1
+    message = orjson.loads(encoded.parts[0])
     assert message["jsonrpc"] == "2.0"
     assert message["method"] == method
     assert ("id" in message) == (request_id is not None)
@@ -49,8 +50,12 @@ def test_text_request_round_trip(method: str, params: Any, request_id: int | str
 
 @given(params=json_values, payload=st.binary(min_size=1, max_size=256))
 def test_binary_request_layout(params: Any, payload: bytes) -> None:
-    frame = encode(Request("upload-model", params, 7, payload))
-    assert isinstance(frame, bytes)
+    encoded = encode(Request("upload-model", params, 7, payload))
+    assert encoded.binary
+    # The payload is passed on as it is, not copied into the frame.
+    assert encoded.parts[-1] is payload
+    frame = b"".join(encoded.parts)
+    assert encoded.size == len(frame)
     (size,) = struct.unpack_from("<I", frame)
     message = orjson.loads(frame[4 : 4 + size])
     assert message["id"] == 7
@@ -143,3 +148,19 @@ def test_malformed_text_messages(frame: str) -> None:
 def test_malformed_binary_messages(frame: bytes) -> None:
     with pytest.raises(RemoteProtocolError):
         decode(frame)
+
+
+def test_text_frame_given_as_utf8_bytes() -> None:
+    # The native transport hands text frames over as bytes (or a bytearray), never decoded.
+    text = '{"id":1,"jsonrpc":"2.0","result":"é"}'.encode()
+    assert decode(text, False) == Reply(1, "é")
+    assert decode(bytearray(text), False) == Reply(1, "é")
+    with pytest.raises(RemoteProtocolError):
+        decode(b'{"id":1,"result":"\xff"}', False)  # not UTF-8
+
+
+def test_binary_reply_from_a_bytearray_gives_bytes() -> None:
+    frame = bytearray(binary_frame({"id": 2, "jsonrpc": "2.0", "result": None}, b"payload"))
+    decoded = decode(frame, True)
+    assert decoded == Reply(2, None, b"payload")
+    assert type(decoded.binary) is bytes

@@ -752,3 +752,178 @@ async def test_leaving_task_block_releases_readers_outside_it(
             await trio.sleep(1)
         readers.start_soon(read_reply, task)
     assert sorted(ended) == ["progress", "reply"]
+
+
+# -- backpressure -------------------------------------------------------------------------------
+
+
+class Gate:
+    """A peer handler that holds every request until ``open`` is set, then answers them all."""
+
+    def __init__(self) -> None:
+        self.received: list[Any] = []
+        self.open = trio.Event()
+
+    async def __call__(self, ws: WS) -> None:
+        held: list[dict[str, Any]] = []
+
+        async def release() -> None:
+            await self.open.wait()
+            while held:
+                message = held.pop(0)
+                await ws.send_message(reply(message, message.get("params")))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(release)
+            while True:
+                message = orjson.loads(await ws.get_message())
+                self.received.append(message.get("params"))
+                if self.open.is_set():
+                    await ws.send_message(reply(message, message.get("params")))
+                else:
+                    held.append(message)
+
+
+async def test_max_in_flight_makes_callers_wait_never_fail(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    gate = Gate()
+    settings = Settings(probe_timeout=None, max_in_flight=3)
+    async with connected(gate, settings=settings) as (_peer, instance):
+        results: list[Any] = []
+
+        async def caller(n: int) -> None:
+            results.append(await instance.request("echo", [n]))
+
+        async with trio.open_nursery() as nursery:
+            for n in range(7):
+                nursery.start_soon(caller, n)
+            await trio.sleep(1)
+            # Three requests are out; four callers wait for a slot, none failed.
+            assert len(gate.received) == 3
+            assert instance.stats.pending == 3
+            gate.open.set()
+        # Each answer let a waiting caller in.
+        assert sorted(gate.received) == [[n] for n in range(7)]
+        assert sorted(results) == [[n] for n in range(7)]
+        assert instance.stats.pending == 0
+
+
+async def test_a_caller_waiting_for_a_slot_can_be_cancelled(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    gate = Gate()
+    settings = Settings(probe_timeout=None, max_in_flight=1)
+    async with connected(gate, settings=settings) as (_peer, instance):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(instance.request, "echo", [1])
+            await trio.sleep(1)
+            with trio.move_on_after(5) as scope:
+                await instance.request("echo", [2])
+            assert scope.cancelled_caught
+            assert trio.current_time() == pytest.approx(6)
+            # The cancelled caller never got an id nor a slot.
+            assert instance.stats.requests_sent == 1
+            gate.open.set()
+        assert await instance.request("echo", [3]) == [3]
+        assert gate.received == [[1], [3]]
+
+
+async def test_max_queued_bytes_bounds_the_outbox(autojump_clock: trio.testing.MockClock) -> None:
+    settings = Settings(
+        probe_timeout=None, backoff=Backoff(initial=10, jitter=0), max_queued_bytes=150
+    )
+    async with connected(echo_version, settings=settings) as (peer, instance):
+        # The link goes down: requests queue until the reconnect 10 s later.
+        peer.refuse = True
+        peer.drop_all()
+        await trio.testing.wait_all_tasks_blocked()
+        assert instance.state is State.RECONNECTING
+        registered: list[float] = []
+
+        async def caller() -> None:
+            await instance.request("echo", ["x" * 40])
+            registered.append(trio.current_time())
+
+        async with trio.open_nursery() as callers:
+            for _ in range(4):
+                callers.start_soon(caller)
+            await trio.sleep(1)
+            # Each request is about 70 bytes: two fit under 150, the others wait to queue.
+            assert instance.stats.pending == 2
+            peer.refuse = False
+        # Reconnected at 10 s: the queue drained and everyone went through.
+        assert registered == [10.0] * 4
+        assert instance.stats.requests_sent == 4
+
+
+async def test_closing_wakes_callers_waiting_for_room() -> None:
+    gate = Gate()
+    settings = Settings(probe_timeout=None, max_in_flight=1)
+    outcomes: list[BaseException] = []
+
+    async def caller(instance: brayns_trio.Instance, n: int) -> None:
+        try:
+            await instance.request("echo", [n])
+        except brayns_trio.BraynsError as error:
+            outcomes.append(error)
+
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, gate)
+        async with (
+            trio.open_nursery() as callers,
+            brayns_trio.open_instance(
+                "host:5000", connector=peer.connector, settings=settings
+            ) as instance,
+        ):
+            callers.start_soon(caller, instance, 1)  # sent, never answered
+            callers.start_soon(caller, instance, 2)  # waits for a slot
+            await trio.testing.wait_all_tasks_blocked()
+            assert instance.stats.pending == 1
+        # Leaving the block failed the sent request and woke the waiting caller.
+        kinds = sorted(type(error).__name__ for error in outcomes)
+        assert kinds == ["InstanceClosed", "OutcomeUnknown"]
+        nursery.cancel_scope.cancel()
+
+
+class BreaksOnSecondSend(trio.abc.Stream):
+    """A client stream whose first write (the handshake) works and the next one fails."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+        self.sends = 0
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        self.sends += 1
+        if self.sends == 2:
+            raise trio.BrokenResourceError("the link broke while writing")
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self.inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_notification_whose_write_failed_is_told_so() -> None:
+    recorder = Recorder()
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, recorder)
+
+        async def connector() -> trio.abc.Stream:
+            stream = await peer.connector()
+            return BreaksOnSecondSend(stream) if peer.connections == 1 else stream
+
+        async with brayns_trio.open_instance(
+            "host:5000", connector=connector, settings=NO_PROBE
+        ) as instance:
+            with pytest.raises(OutcomeUnknown, match="notification") as info:
+                await instance.notify("set-camera-view", {"position": [0, 0, 1]})
+            assert isinstance(info.value.__cause__, trio.BrokenResourceError)
+            # The link healed: the next connection's writes work.
+            assert await instance.request("get-version") == VERSION
+        nursery.cancel_scope.cancel()

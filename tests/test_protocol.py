@@ -25,8 +25,8 @@ def new_session(**kwargs: object) -> Session:
 
 
 def sent_message(call: Call) -> dict[str, object]:
-    assert isinstance(call.frame, str)
-    return orjson.loads(call.frame)  # type: ignore[no-any-return]
+    assert not call.frame.binary
+    return orjson.loads(call.frame.parts[0])  # type: ignore[no-any-return]
 
 
 def send_all(session: Session) -> list[Call]:
@@ -303,3 +303,30 @@ def test_resend_is_counted_only_when_it_happens() -> None:
     session.close(RuntimeError("closed"))
     assert isinstance(getter.outcome, OutcomeUnknown)
     assert session.stats.requests_resent == 0
+
+
+def test_queued_bytes_follow_the_queues() -> None:
+    session = new_session()
+    version = session.request("get-version")
+    registry = session.request("registry")
+    note = session.notification("set-camera-view", {"position": [0, 0, 1]})
+    sizes = [version.frame.size, registry.frame.size, note.frame.size]
+    assert session.queued_bytes == sum(sizes)
+    session.abandon(registry)  # still in the queue until the writer skips it
+    assert session.queued_bytes == sum(sizes)
+    assert send_all(session) == [version, note]
+    assert session.queued_bytes == 0
+    # A lost link puts the idempotent request back: its bytes count again.
+    session.connection_lost(hold=True)
+    assert session.queued_bytes == version.frame.size
+    session.close(InstanceClosed("closed"))
+    assert session.queued_bytes == 0
+
+
+def test_binary_frame_keeps_the_payload_apart() -> None:
+    session = new_session()
+    payload = b"\x00" * 1000
+    call = session.request("upload-model", {"type": "obj"}, payload)
+    assert call.frame.binary
+    assert call.frame.parts[1] is payload
+    assert call.frame.size == len(call.frame.parts[0]) + 1000
