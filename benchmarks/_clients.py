@@ -5,7 +5,9 @@ prints one JSON object (see :class:`Measurement`) on stdout and exits.
 
 Clients:
 
-- ``brayns_trio``: this library (``open_instance``, ``Instance.execute``), default settings;
+- ``brayns_trio``: this library (``open_instance``, ``Instance.execute``), default settings
+  (its native WebSocket transport);
+- ``brayns_trio_tws``: the same with ``Settings(transport="trio-websocket")``;
 - ``trio_websocket``: a bare trio-websocket client: one ``send_message`` per request, one reader
   task matching replies to ``trio.Event``\\ s by id;
 - ``websockets``: the same on websockets' asyncio API, with futures;
@@ -19,15 +21,28 @@ The bare clients use orjson (like brayns_trio) and brayns_trio's buffer sizes (2
 client keeps ``inflight`` requests outstanding (workers, or a window for the official client);
 with ``--inflight 1`` that is the sequential scenario, timed request by request.
 
-Scenarios: ``small`` (``get-version``, no params), ``snapshot`` (a PNG of ``--size``, read from
-the binary reply), ``json`` (method ``echo``, params a list of floats of ``--json-bytes`` of JSON).
+Scenarios:
+
+- ``small``: ``get-version``, no params;
+- ``snapshot``: a snapshot of ``--size`` x ``--size`` pixels, read from the binary reply (the echo
+  server answers ``size * size * 4`` bytes);
+- ``upload``: ``upload-model`` carrying ``--payload-bytes`` of binary (the echo server answers a
+  small result);
+- ``json``: method ``echo``, params a list of floats of ``--json-bytes`` of JSON;
+- ``pending``: ``--count`` requests to ``hold`` (which the echo server never answers) from as many
+  tasks; once all are sent, the RSS growth per pending request (``per_pending``), the caller's
+  task included;
+- ``codec``: no server: brayns_trio's encode + decode of a ``get-version`` round trip, and the
+  same with bare orjson (``codec_us``, ``orjson_us``), in-process.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
+import math
 import os
 import random
 import resource
@@ -36,19 +51,19 @@ import sys
 import time
 import warnings
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypedDict
 
 import orjson
 
 __all__ = ["Measurement", "main"]
 
-CLIENTS = ("brayns_trio", "trio_websocket", "websockets", "brayns", "ceiling")
-SCENARIOS = ("small", "snapshot", "json")
+CLIENTS = ("brayns_trio", "brayns_trio_tws", "trio_websocket", "websockets", "brayns", "ceiling")
+SCENARIOS = ("small", "snapshot", "upload", "json", "pending", "codec")
 _HEADER = struct.Struct("<I")
 
-Call = Callable[[str, Any], Awaitable[int]]
-"""An async request: (method, params) -> number of binary payload bytes in the reply."""
+Call = Callable[[str, Any, bytes], Coroutine[Any, Any, int]]
+"""An async request: (method, params, binary) -> number of binary payload bytes in the reply."""
 
 
 class Measurement(TypedDict):
@@ -62,6 +77,8 @@ class Measurement(TypedDict):
     p99: float | None
     rss_idle: int  # resident set once connected, before the first request
     max_rss: int  # peak resident set of the process (ru_maxrss)
+    payload: int  # binary bytes per request (upload) or reply (snapshot)
+    extra: dict[str, float]  # scenario-specific figures (pending, codec)
 
 
 class Options(argparse.Namespace):
@@ -73,6 +90,7 @@ class Options(argparse.Namespace):
     warmup: int
     size: int
     json_bytes: int
+    payload_bytes: int
 
 
 def _floats(size: int) -> list[float]:
@@ -84,13 +102,16 @@ def _floats(size: int) -> list[float]:
     return values[:count] + [rng.uniform(-1000.0, 1000.0) for _ in range(count - len(values))]
 
 
-def _request(options: Options) -> tuple[str, Any]:
+def _request(options: Options) -> tuple[str, Any, bytes]:
     if options.scenario == "small":
-        return "get-version", None
+        return "get-version", None, b""
     if options.scenario == "snapshot":
         size = [options.size, options.size]
-        return "snapshot", {"image_settings": {"format": "png", "size": size}}
-    return "echo", _floats(options.json_bytes)
+        return "snapshot", {"image_settings": {"format": "png", "size": size}}, b""
+    if options.scenario == "upload":
+        params = {"type": "obj", "loader_name": "mesh", "loader_properties": {}}
+        return "upload-model", params, bytes(options.payload_bytes)
+    return "echo", _floats(options.json_bytes), b""
 
 
 def _percentile(ordered: list[float], fraction: float) -> float:
@@ -108,6 +129,7 @@ class _Timer:
 
     def __init__(self, options: Options) -> None:
         self.options = options
+        self.extra: dict[str, float] = {}
         self.latencies: list[float] = []
         self.binary_bytes = 0
         self.rss_idle = _rss()
@@ -136,19 +158,32 @@ class _Timer:
             p99=_percentile(ordered, 0.99) if timed else None,
             rss_idle=self.rss_idle,
             max_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            payload=(
+                self.options.size**2 * 4
+                if self.options.scenario == "snapshot"
+                else self.options.payload_bytes
+                if self.options.scenario == "upload"
+                else 0
+            ),
+            extra=self.extra,
         )
 
 
 # ---- drivers: keep `inflight` requests outstanding -------------------------------------------
 
 
-async def _drive_trio(call: Call, options: Options) -> Measurement:
+async def _drive_trio(
+    call: Call, options: Options, sent: Callable[[], int] | None = None
+) -> Measurement:
     import trio
 
-    method, params = _request(options)
+    method, params, binary = _request(options)
     timer = _Timer(options)
+    moved = len(binary)
+    if options.scenario == "pending":
+        return await _pending_trio(call, options, timer, sent)
     for _ in range(options.warmup):
-        await call(method, params)
+        await call(method, params, binary)
     remaining = options.count
 
     async def worker() -> None:
@@ -156,7 +191,7 @@ async def _drive_trio(call: Call, options: Options) -> Measurement:
         while remaining > 0:
             remaining -= 1
             start = time.perf_counter()
-            timer.binary_bytes += await call(method, params)
+            timer.binary_bytes += await call(method, params, binary) + moved
             timer.latencies.append(time.perf_counter() - start)
 
     timer.start()
@@ -167,11 +202,57 @@ async def _drive_trio(call: Call, options: Options) -> Measurement:
     return timer.result()
 
 
-async def _drive_asyncio(call: Call, options: Options) -> Measurement:
-    method, params = _request(options)
-    timer = _Timer(options)
+async def _pending_trio(
+    call: Call, options: Options, timer: _Timer, sent: Callable[[], int] | None
+) -> Measurement:
+    """``count`` unanswered requests from as many tasks: RSS growth per pending request."""
+    import trio
+
+    assert sent is not None
     for _ in range(options.warmup):
-        await call(method, params)
+        await call("get-version", None, b"")
+    gc.collect()
+    before = _rss()
+    base = sent()
+    async with trio.open_nursery() as nursery:
+        timer.start()
+        for _ in range(options.count):
+            nursery.start_soon(call, "hold", None, b"")
+        # Polling: the counter belongs to the client under test, which has no event for it.
+        while sent() - base < options.count:  # noqa: ASYNC110
+            await trio.sleep(0.01)
+        timer.stop()
+        gc.collect()
+        timer.extra["per_pending"] = (_rss() - before) / options.count
+        nursery.cancel_scope.cancel()
+    return timer.result()
+
+
+async def _drive_asyncio(
+    call: Call, options: Options, sent: Callable[[], int] | None = None
+) -> Measurement:
+    method, params, binary = _request(options)
+    timer = _Timer(options)
+    moved = len(binary)
+    if options.scenario == "pending":
+        assert sent is not None
+        for _ in range(options.warmup):
+            await call("get-version", None, b"")
+        gc.collect()
+        before = _rss()
+        base = sent()
+        timer.start()
+        tasks = [asyncio.create_task(call("hold", None, b"")) for _ in range(options.count)]
+        while sent() - base < options.count:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        timer.stop()
+        gc.collect()
+        timer.extra["per_pending"] = (_rss() - before) / options.count
+        for task in tasks:
+            task.cancel()
+        return timer.result()
+    for _ in range(options.warmup):
+        await call(method, params, binary)
     remaining = options.count
 
     async def worker() -> None:
@@ -179,7 +260,7 @@ async def _drive_asyncio(call: Call, options: Options) -> Measurement:
         while remaining > 0:
             remaining -= 1
             start = time.perf_counter()
-            timer.binary_bytes += await call(method, params)
+            timer.binary_bytes += await call(method, params, binary) + moved
             timer.latencies.append(time.perf_counter() - start)
 
     timer.start()
@@ -196,12 +277,43 @@ async def _drive_asyncio(call: Call, options: Options) -> Measurement:
 async def _brayns_trio(options: Options) -> Measurement:
     import brayns_trio
 
-    async with brayns_trio.open_instance(options.uri) as instance:
+    transport = "trio-websocket" if options.client == "brayns_trio_tws" else "native"
+    settings = brayns_trio.Settings(transport=transport)  # type: ignore[arg-type]
+    async with brayns_trio.open_instance(options.uri, settings=settings) as instance:
 
-        async def call(method: str, params: Any) -> int:
-            return len((await instance.execute(method, params)).binary)
+        async def call(method: str, params: Any, binary: bytes) -> int:
+            return len((await instance.execute(method, params, binary)).binary)
 
-        return await _drive_trio(call, options)
+        return await _drive_trio(call, options, lambda: instance.stats.requests_sent)
+
+
+def _codec(options: Options) -> Measurement:
+    """In-process cost of one round trip's encoding and decoding, against bare orjson."""
+    from brayns_trio._codec import decode, encode
+    from brayns_trio._messages import Request
+
+    reply = (
+        b'{"id":123456,"jsonrpc":"2.0","result":{"major":3,"minor":10,"patch":1,"revision":"x"}}'
+    )
+    timer = _Timer(options)
+
+    def ours() -> None:
+        encode(Request("get-version", None, 123456))
+        decode(reply, False)
+
+    def bare() -> None:
+        orjson.dumps({"jsonrpc": "2.0", "method": "get-version", "id": 123456})
+        orjson.loads(reply)
+
+    for name, body in (("codec_us", ours), ("orjson_us", bare)):
+        best = math.inf
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(options.count):
+                body()
+            best = min(best, time.perf_counter() - start)
+        timer.extra[name] = best / options.count * 1e6
+    return timer.result()
 
 
 def _parse(frame: str | bytes) -> tuple[dict[str, Any], bytes]:
@@ -212,11 +324,14 @@ def _parse(frame: str | bytes) -> tuple[dict[str, Any], bytes]:
     return orjson.loads(memoryview(frame)[_HEADER.size : end]), frame[end:]
 
 
-def _encode(request_id: int, method: str, params: Any) -> str:
+def _encode(request_id: int, method: str, params: Any, binary: bytes = b"") -> str | bytes:
     message: dict[str, Any] = {"id": request_id, "jsonrpc": "2.0", "method": method}
     if params is not None:
         message["params"] = params
-    return orjson.dumps(message).decode()
+    text = orjson.dumps(message)
+    if binary:
+        return _HEADER.pack(len(text)) + text + binary
+    return text.decode()
 
 
 def _outcome(message: dict[str, Any], binary: bytes) -> int:
@@ -248,16 +363,20 @@ async def _trio_websocket(options: Options) -> Measurement:
                     replies[request_id] = (message, binary)  # type: ignore[index]
                     event.set()
 
-        async def call(method: str, params: Any) -> int:
+        sent = 0
+
+        async def call(method: str, params: Any, binary: bytes) -> int:
+            nonlocal sent
             request_id = next(ids)
             event = waiting[request_id] = trio.Event()
-            await ws.send_message(_encode(request_id, method, params))
+            await ws.send_message(_encode(request_id, method, params, binary))
+            sent += 1
             await event.wait()
             return _outcome(*replies.pop(request_id))
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(reader)
-            result = await _drive_trio(call, options)
+            result = await _drive_trio(call, options, lambda: sent)
             nursery.cancel_scope.cancel()
     return result
 
@@ -289,21 +408,25 @@ async def _websockets(options: Options) -> Measurement:
                 if future is not None:
                     future.set_result((message, binary))
 
-        async def call(method: str, params: Any) -> int:
+        sent = 0
+
+        async def call(method: str, params: Any, binary: bytes) -> int:
+            nonlocal sent
             request_id = next(ids)
             future = waiting[request_id] = loop.create_future()
-            await ws.send(_encode(request_id, method, params))
+            await ws.send(_encode(request_id, method, params, binary))
+            sent += 1
             return _outcome(*await future)
 
         read = asyncio.create_task(reader())
         try:
-            return await _drive_asyncio(call, options)
+            return await _drive_asyncio(call, options, lambda: sent)
         finally:
             read.cancel()
 
 
 async def _ceiling(options: Options) -> Measurement:
-    method, params = _request(options)
+    method, params, _ = _request(options)
     frame = _encode(1, method, params)
     async with _websockets_connect(options) as ws:
         timer = _Timer(options)
@@ -339,23 +462,23 @@ def _brayns(options: Options) -> Measurement:
     import brayns
 
     instance = brayns.Connector(options.uri).connect()
-    method, params = _request(options)
+    method, params, binary = _request(options)
     try:
         timer = _Timer(options)
         for _ in range(options.warmup):
-            instance.execute(method, params)
+            instance.execute(method, params, binary)
         window: deque[tuple[Any, float]] = deque()
         timer.start()
         for _ in range(options.count):
             if len(window) >= options.inflight:
                 future, start = window.popleft()
-                timer.binary_bytes += len(future.wait_for_reply().binary)
+                timer.binary_bytes += len(future.wait_for_reply().binary) + len(binary)
                 timer.latencies.append(time.perf_counter() - start)
             start = time.perf_counter()
-            window.append((instance.task(method, params), start))
+            window.append((instance.task(method, params, binary), start))
         while window:
             future, start = window.popleft()
-            timer.binary_bytes += len(future.wait_for_reply().binary)
+            timer.binary_bytes += len(future.wait_for_reply().binary) + len(binary)
             timer.latencies.append(time.perf_counter() - start)
         timer.stop()
         return timer.result()
@@ -365,7 +488,9 @@ def _brayns(options: Options) -> Measurement:
 
 def run(options: Options) -> Measurement:
     """Run one client through one scenario and return its measurement."""
-    if options.client == "brayns_trio":
+    if options.scenario == "codec":
+        return _codec(options)
+    if options.client in ("brayns_trio", "brayns_trio_tws"):
         import trio
 
         return trio.run(_brayns_trio, options)
@@ -390,6 +515,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=50, help="untimed requests first")
     parser.add_argument("--size", type=int, default=2048, help="snapshot width and height")
     parser.add_argument("--json-bytes", type=int, default=1 << 20, help="JSON params size")
+    parser.add_argument("--payload-bytes", type=int, default=1 << 20, help="upload size")
     options = parser.parse_args(namespace=Options())
     measurement = run(options)
     sys.stdout.write(orjson.dumps(measurement).decode() + "\n")

@@ -2,9 +2,10 @@
 
 ``python benchmarks/_servers.py echo`` runs a minimal JSON-RPC echo server on websockets' asyncio
 API: it answers every request (text or binary frame) at once with a ``get-version``-like result,
-whatever its method and params, so the server is rarely what a client benchmark measures. A
-``snapshot`` request is the exception: it gets a binary reply whose payload is
-``width * height * 4`` bytes (``params.image_settings.size``), built once per size and sent as is.
+whatever its method and params, so the server is rarely what a client benchmark measures.
+Exceptions: a ``snapshot`` request gets a binary reply whose payload is ``width * height * 4``
+bytes (``params.image_settings.size``), built once per size and sent as is; a ``hold`` request
+is never answered (to measure what a pending request costs a client).
 
 ``python benchmarks/_servers.py fake`` runs brayns_trio's fake Brayns server, as
 ``python -m brayns_trio.testing --uri 127.0.0.1:0 --log-level warn`` would, but with PNG
@@ -68,7 +69,7 @@ def _reply(message: str | bytes) -> str | bytes | None:
         request_id = request.get("id") if isinstance(request, dict) else None
     except orjson.JSONDecodeError:
         return None
-    if request_id is None:
+    if request_id is None or request.get("method") == "hold":
         return None
     if request.get("method") == "snapshot":
         return _snapshot(request_id, request.get("params"))

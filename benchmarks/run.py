@@ -37,6 +37,7 @@ SERVERS_SCRIPT = HERE / "_servers.py"
 BASELINE = "trio_websocket"
 CLIENTS: dict[str, str] = {
     "brayns_trio": "brayns_trio",
+    "brayns_trio_tws": "brayns_trio on trio-websocket",
     "trio_websocket": "trio-websocket (bare)",
     "websockets": "websockets-asyncio",
     "brayns": "brayns 3.10.1 (official)",
@@ -82,6 +83,26 @@ def _rss_growth(m: dict[str, Any]) -> float:
     return float((m["max_rss"] - m["rss_idle"]) / MIB)
 
 
+def _growth_per_payload(m: dict[str, Any]) -> float | None:
+    return float((m["max_rss"] - m["rss_idle"]) / m["payload"]) if m.get("payload") else None
+
+
+def _extra(key: str, scale: float = 1.0) -> Callable[[dict[str, Any]], float | None]:
+    return lambda m: None if key not in m.get("extra", {}) else float(m["extra"][key]) * scale
+
+
+def _fmt_x(value: float) -> str:
+    return f"{value:.2f}x"
+
+
+def _fmt_kib(value: float) -> str:
+    return f"{value:,.1f} KiB"
+
+
+def _fmt_us(value: float) -> str:
+    return f"{value:.2f} µs"
+
+
 def _fmt_int(value: float) -> str:
     return f"{value:,.0f}"
 
@@ -100,6 +121,10 @@ CPU = Metric("client CPU per request", _cpu_per_request, _fmt_time, higher=False
 MIB_S = Metric("MiB/s", _mib_rate, _fmt_int, higher=True)
 RSS = Metric("peak RSS (MiB)", _peak_rss, _fmt_int, higher=False)
 GROWTH = Metric("peak RSS - idle RSS (MiB)", _rss_growth, _fmt_int, higher=False)
+GROWTH_X = Metric("(peak - idle RSS) / payload", _growth_per_payload, _fmt_x, higher=False)
+PENDING = Metric("RSS per pending request", _extra("per_pending", 1 / 1024), _fmt_kib, higher=False)
+CODEC = Metric("encode + decode, one round trip", _extra("codec_us"), _fmt_us, higher=False)
+ORJSON = Metric("the same with bare orjson dicts", _extra("orjson_us"), _fmt_us, higher=False)
 
 
 @dataclass(frozen=True)
@@ -116,6 +141,8 @@ class Scenario:
     metrics: tuple[Metric, ...]
     clients: tuple[str, ...]
     skipped: dict[str, str] = field(default_factory=dict)
+    size: int = SNAPSHOT_SIZE  # snapshot width and height
+    payload: int = 0  # upload size
 
     def arguments(self, uri: str) -> list[str]:
         return [
@@ -129,7 +156,9 @@ class Scenario:
             "--warmup",
             str(self.warmup),
             "--size",
-            str(SNAPSHOT_SIZE),
+            str(self.size),
+            "--payload-bytes",
+            str(self.payload),
         ]
 
 
@@ -155,17 +184,17 @@ def scenarios(quick: bool) -> list[Scenario]:
             every,
         )
     ]
-    for depth in (16, 128, 1024):
+    for depth in (16, 128, 1024, 10_000):
         result.append(
             Scenario(
                 f"pipe{depth}",
-                f"get-version, {depth} in flight, echo server",
+                f"get-version, {depth:,} in flight, echo server",
                 "echo",
                 "small",
                 depth,
-                small,
+                max(small, 4 * depth) if depth > 1024 else small,
                 n(500, 100),
-                (REQ_S, CPU) if depth == 1024 else (REQ_S,),
+                (REQ_S, CPU) if depth >= 1024 else (REQ_S,),
                 every,
                 {"brayns": OFFICIAL_DEADLOCK} if depth > 100 else {},
             )
@@ -190,22 +219,44 @@ def scenarios(quick: bool) -> list[Scenario]:
             "fake",
             "snapshot",
             1,
-            n(16, 4),
+            n(8, 3),
             1,
-            (MIB_S, RSS, GROWTH),
+            (MIB_S, GROWTH),
             real,
         ),
-        Scenario(
-            "snap-echo",
-            f"binary reply of {mib} MiB, echo server",
-            "echo",
-            "snapshot",
-            1,
-            n(32, 6),
-            1,
-            (MIB_S, RSS, GROWTH, CPU),
-            real,
-        ),
+    ]
+    for size, count in ((512, n(200, 30)), (4096, n(8, 2)), (8192, n(3, 1))):
+        payload = size * size * 4
+        result.append(
+            Scenario(
+                f"reply{payload // MIB}",
+                f"binary reply of {payload // MIB} MiB, echo server",
+                "echo",
+                "snapshot",
+                1,
+                count,
+                1,
+                (MIB_S, GROWTH, GROWTH_X),
+                real,
+                size=size,
+            )
+        )
+    for payload, count in ((MIB, n(200, 30)), (64 * MIB, n(8, 2)), (256 * MIB, n(3, 1))):
+        result.append(
+            Scenario(
+                f"upload{payload // MIB}",
+                f"upload of {payload // MIB} MiB (binary request), echo server",
+                "echo",
+                "upload",
+                1,
+                count,
+                1,
+                (MIB_S, GROWTH, GROWTH_X),
+                real,
+                payload=payload,
+            )
+        )
+    result += [
         Scenario(
             "json",
             "echo with 1 MiB of floats as params, sequential, echo server",
@@ -215,7 +266,29 @@ def scenarios(quick: bool) -> list[Scenario]:
             n(100, 15),
             2,
             (REQ_S, P50, CPU),
-            every,
+            real,
+        ),
+        Scenario(
+            "pending",
+            "10,000 unanswered requests from 10,000 tasks, echo server",
+            "echo",
+            "pending",
+            1,
+            10_000,
+            10,
+            (PENDING,),
+            ("brayns_trio", "brayns_trio_tws", "trio_websocket", "websockets"),
+        ),
+        Scenario(
+            "codec",
+            "brayns_trio's codec (attrs + cattrs + orjson), in-process",
+            "echo",
+            "codec",
+            1,
+            n(200_000, 50_000),
+            0,
+            (CODEC, ORJSON),
+            ("brayns_trio",),
         ),
     ]
     return result
@@ -375,6 +448,25 @@ def _versions() -> str:
     return ", ".join(found)
 
 
+def _median(results: Results, key: str, client: str, metric: Metric) -> float | None:
+    values = _values(results.get((key, client), []), metric)
+    return statistics.median(values) if values else None
+
+
+def _codec_note(results: Results) -> str:
+    codec = _median(results, "codec", "brayns_trio", CODEC)
+    bare = _median(results, "codec", "brayns_trio", ORJSON)
+    cpu = _median(results, "pipe1024", "brayns_trio", CPU)
+    if codec is None or bare is None or cpu is None:
+        return "- The codec row was not measured in this run."
+    return (
+        f"- Codec share: brayns_trio's encode + decode of one round trip takes {codec:.2f} µs "
+        f"(bare orjson on dicts: {bare:.2f} µs), {codec / cpu:.1%} of its client CPU per "
+        f"request at 1,024 in flight ({cpu:.1f} µs); the attrs/cattrs layer on top of orjson is "
+        f"{(codec - bare) / cpu:.1%}."
+    )
+
+
 def report(
     plan: Sequence[Scenario],
     results: Results,
@@ -431,7 +523,12 @@ def report(
         "- The fake Brayns server (`brayns_trio.testing.FakeBrayns`, PNG compression 0, no "
         "render delay) encodes every snapshot and validates every request: its rows show a "
         "protocol-faithful server, and the snapshot row is bound by the server, not the "
-        "clients (compare the echo server's binary row).",
+        "clients (compare the echo server's binary rows).",
+        "- `(peak - idle RSS) / payload`: how many payload-sized buffers the client held at "
+        "its peak. An upload's payload exists before the idle reading, so it is not counted.",
+        "- RSS per pending request includes the waiting caller's task (a Trio task or an "
+        "asyncio task), read after a garbage collection once all requests are sent.",
+        _codec_note(results),
         "",
         "## Per-round values",
         "",

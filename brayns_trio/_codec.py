@@ -94,9 +94,12 @@ _as_progress: Callable[[Any, type], Progress] = converter.get_structure_hook(Pro
 def encode_json(value: Any) -> bytes:
     """Serialize ``value`` to compact UTF-8 JSON; ``TypeError`` for what JSON cannot hold."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+        text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
     except orjson.JSONEncodeError as error:
         raise TypeError(f"params are not JSON serializable: {error}") from None
+    # orjson's bytes keep its whole growth buffer allocated (a 40-byte request held 4 KiB, a
+    # 4 KiB one 12 KiB of RSS): an exact-size copy, ~0.15 us, is what a pending request keeps.
+    return bytes(memoryview(text))
 
 
 class Encoded(NamedTuple):

@@ -32,6 +32,7 @@ from ._errors import (
     RemoteProtocolError,
     RequestNotSent,
 )
+from ._framing import Message
 from ._messages import Progress, Reply
 from ._methods import method_table
 from ._protocol import Call, CallState, Session
@@ -628,29 +629,32 @@ class Instance:
             lost(error)
 
     async def _reader(self, ws: WebSocket) -> None:
-        session = self._session
-        wake = self._wake
         while True:
-            messages = await ws.receive()
-            # Any bytes are life, a part of a large frame included.
-            self._last_received = now = trio.current_time()
-            if self._probe_sent_at is not None:
-                # The first read after a probe: the probe's answer, or something as recent.
-                self._last_rtt = now - self._probe_sent_at
-                self._probe_sent_at = None
-                self._probe_answered.set()
-            for binary, payload in messages:
-                self._bytes_received += len(payload)
-                item = session.receive(payload, binary)
-                if item is None:
-                    continue
-                if type(item) is Call:
-                    wake(item)
-                else:
-                    assert isinstance(item, JsonRpcError)
-                    self._orphan(item)
-            if messages:
-                self._make_room()
+            # No local keeps a message past its dispatch: with a large reply, holding the
+            # previous one while the next is received would cost one more payload of memory.
+            self._dispatch(await ws.receive())
+
+    def _dispatch(self, messages: list[Message]) -> None:
+        # Any bytes are life, a part of a large frame included.
+        self._last_received = now = trio.current_time()
+        if self._probe_sent_at is not None:
+            # The first read after a probe: the probe's answer, or something as recent.
+            self._last_rtt = now - self._probe_sent_at
+            self._probe_sent_at = None
+            self._probe_answered.set()
+        session = self._session
+        for binary, payload in messages:
+            self._bytes_received += len(payload)
+            item = session.receive(payload, binary)
+            if item is None:
+                continue
+            if type(item) is Call:
+                self._wake(item)
+            else:
+                assert isinstance(item, JsonRpcError)
+                self._orphan(item)
+        if messages:
+            self._make_room()
 
     def _orphan(self, error: JsonRpcError) -> None:
         logger.warning("the server sent an error tied to no request: %s", error)
