@@ -81,7 +81,8 @@ class StateChange:
         state: the new state; previous: the old one.
         cause: why (the error that ended a link or an attempt), if any.
         attempt: the number of consecutive failed or short-lived connections so far.
-        downtime: seconds since the last link was lost (0 while connected).
+        downtime: seconds since the last link was lost; on a change to ``CONNECTED``, how long
+            the link was down (0 for the first connection).
         time: ``trio.current_time()`` of the change.
     """
 
@@ -396,11 +397,13 @@ class Instance:
         send, receive = trio.open_memory_channel[StateChange](buffer)
         self._subscribers.append(send)
         try:
-            async with receive:
-                yield receive
+            yield receive
         finally:
+            # Unsubscribe before closing, with no checkpoint in between: a change sent to a
+            # closed channel would raise in the supervisor.
             self._subscribers.remove(send)
             send.close()
+            receive.close()
 
     def _set_state(self, state: State, cause: BaseException | None = None) -> None:
         previous = self._state
@@ -408,17 +411,15 @@ class Instance:
             return
         self._state = state
         now = trio.current_time()
-        downtime = (
-            0.0 if self._down_since is None or state is State.CONNECTED else now - self._down_since
-        )
+        downtime = 0.0 if self._down_since is None else now - self._down_since
         change = StateChange(state, previous, cause, self._attempt, downtime, now)
         for subscriber in self._subscribers:
             try:
                 subscriber.send_nowait(change)
             except trio.WouldBlock:
                 logger.warning("a state-change subscriber is behind: dropped %s", state.value)
-            except trio.ClosedResourceError:  # pragma: no cover - removed on exit
-                pass
+            except (trio.ClosedResourceError, trio.BrokenResourceError):  # pragma: no cover
+                pass  # a subscriber leaving (it is removed before its channel closes)
 
     # -- supervisor -----------------------------------------------------------------------------
 
@@ -573,8 +574,8 @@ class Instance:
         await self._run_hooks()
         self._released = True
         self._outbox_ready.set()
-        self._down_since = None
         self._set_state(State.CONNECTED)
+        self._down_since = None
         self._ready.set()
 
     async def _run_hooks(self) -> None:

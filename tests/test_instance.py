@@ -657,11 +657,9 @@ async def test_reconnect_state_changes_carry_attempt_and_downtime(
         back = await changes.receive()
         assert (lost.state, lost.previous) == (State.RECONNECTING, State.CONNECTED)
         assert isinstance(lost.cause, Exception)
-        assert (back.state, back.previous, back.downtime) == (
-            State.CONNECTED,
-            State.RECONNECTING,
-            0.0,
-        )
+        assert (back.state, back.previous) == (State.CONNECTED, State.RECONNECTING)
+        # Down for exactly one backoff step.
+        assert back.downtime == pytest.approx(2.0)
         assert back.time - lost.time == pytest.approx(2.0)
         assert instance.stats.reconnects == 1
 
@@ -927,3 +925,18 @@ async def test_a_notification_whose_write_failed_is_told_so() -> None:
             # The link healed: the next connection's writes work.
             assert await instance.request("get-version") == VERSION
         nursery.cancel_scope.cancel()
+
+
+async def test_a_subscriber_that_closed_its_channel_breaks_nothing(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with (
+        connected(Recorder()) as (peer, instance),
+        instance.state_changes() as changes,
+    ):
+        await changes.aclose()  # still subscribed, no longer reading
+        peer.drop_all()
+        await trio.sleep(5)
+        assert instance.state is State.CONNECTED
+        assert instance.stats.reconnects == 1
+        assert await instance.request("get-version") == VERSION
