@@ -20,6 +20,7 @@ import trio_websocket
 from ._codec import Encoded
 from ._errors import ConnectError
 from ._framing import (
+    BIG_FRAME,
     CHUNK,
     OP_BINARY,
     OP_TEXT,
@@ -206,19 +207,35 @@ class NativeWebSocket:
             raise LinkClosed(str(closed)) from None
 
     async def send(self, frames: Sequence[Encoded]) -> None:
-        batch: list[bytes] = []
+        # Small frames, and the small pieces of large ones, are gathered into writes of about
+        # CHUNK bytes; a large frame's chunks go out as they are masked.
+        batch: list[bytes | bytearray] = []
+        size = 0
         for frame in frames:
             opcode = OP_BINARY if frame.binary else OP_TEXT
-            if frame.size < CHUNK:
-                batch.append(encode_frame(opcode, frame.parts))
-                continue
-            if batch:
-                await self._stream.send_all(b"".join(batch))
-                batch = []
-            for chunk in encode_frame_chunks(opcode, frame.parts):
-                await self._stream.send_all(chunk)
+            pieces = (
+                (encode_frame(opcode, frame.parts),)
+                if frame.size < CHUNK
+                else encode_frame_chunks(opcode, frame.parts)
+            )
+            for piece in pieces:
+                if len(piece) >= BIG_FRAME:
+                    # A large piece goes out alone, never copied into a batch.
+                    if batch:
+                        await self._write(batch)
+                        batch, size = [], 0
+                    await self._stream.send_all(piece)
+                    continue
+                batch.append(piece)
+                size += len(piece)
+                if size >= CHUNK:
+                    await self._write(batch)
+                    batch, size = [], 0
         if batch:
-            await self._stream.send_all(batch[0] if len(batch) == 1 else b"".join(batch))
+            await self._write(batch)
+
+    async def _write(self, batch: list[bytes | bytearray]) -> None:
+        await self._stream.send_all(b"".join(batch) if len(batch) > 1 else batch[0])
 
 
 async def connect_native(
