@@ -47,6 +47,7 @@ from ._transport import (
     open_tcp,
     parse_uri,
 )
+from ._validation import check_params
 
 __all__ = ["Instance", "State", "StateChange", "Stats", "Task", "open_instance"]
 
@@ -306,6 +307,8 @@ class Instance:
 
     async def _new_call(self, method: str, params: Any, binary: bytes, *, progress: bool) -> Call:
         self._admit()
+        if self.settings.validate_params:
+            check_params(method, params)
         await self._wait_for_room(request=True)
         call = self._session.request(
             method, params, binary, progress=progress, priority=self._is_hook()

@@ -94,6 +94,12 @@ class Settings:
             (default: the pure getters ``get-*``, ``registry``, ``schema``, ``inspect``).
         max_resends: resends of one idempotent request at most.
         check_version: run :func:`check_version` on every new connection.
+        validate_params: check each request's params against the vendored Brayns 3.10 schema
+            before sending it (not notifications; methods the reference does not list are sent
+            unchecked). Bad params raise the :class:`JsonRpcError` the server would answer
+            (code -32602, same message and ``data``) without a round trip, and never reach the
+            server. Off by default: the server validates anyway, and a newer server may accept
+            what the 3.10 schema does not.
         progress_buffer: progress messages kept per task while its reader is busy.
 
     Backpressure (callers wait, they never fail, and the wait is cancellable):
@@ -132,6 +138,7 @@ class Settings:
     )
     max_resends: int = attrs.field(default=3, validator=_non_negative)
     check_version: bool = False
+    validate_params: bool = False
     progress_buffer: int = attrs.field(default=256, validator=_positive)
 
     max_in_flight: int | None = attrs.field(default=10_000, validator=_optional_positive)

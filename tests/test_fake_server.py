@@ -16,9 +16,9 @@ import pytest
 import trio
 import trio.testing
 
+from brayns_trio._validation import validate
 from brayns_trio.testing import FakeBrayns, main, open_fake_server
 from brayns_trio.testing._jsonio import dumps
-from brayns_trio.testing._validator import validate
 
 from .fake_helpers import (
     OP_CLOSE,

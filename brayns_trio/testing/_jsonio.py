@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["JsonParseError", "dumps", "format_double", "loads"]
+__all__ = ["JsonParseError", "dumps", "loads"]
 
 # Integral doubles at or beyond this magnitude are left to the float formatter, which prints them
 # with an exponent (as Poco does for, e.g., the empty-bounds value 3.4028235e+38).
@@ -52,14 +52,6 @@ def _normalise(value: Any) -> Any:
 def dumps(value: Any) -> bytes:
     """Serialize ``value`` as Brayns does: compact, sorted keys, ``1.0`` printed as ``1``."""
     return orjson.dumps(_normalise(value), option=orjson.OPT_SORT_KEYS)
-
-
-def format_double(value: float) -> str:
-    """Format a double like ``fmt::format("{}", value)``: shortest round trip, no ``.0``."""
-    text = repr(float(value))
-    if text.endswith(".0"):
-        text = text[:-2]
-    return text
 
 
 _INT64_MAX = 2**63 - 1

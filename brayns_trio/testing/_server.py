@@ -46,6 +46,7 @@ from typing import Any
 import trio
 import trio.testing
 
+from .._validation import validate
 from ._errors import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -57,7 +58,6 @@ from ._errors import (
 )
 from ._jsonio import JsonParseError, JsonRangeError, dumps, loads
 from ._state import PLUGINS, BraynsState, Entrypoint, load_entrypoints, load_loaders
-from ._validator import validate
 from ._websocket import (
     OPCODE_BINARY,
     OPCODE_TEXT,

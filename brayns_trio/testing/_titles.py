@@ -30,7 +30,7 @@ SCHEMA_TITLES: dict[str, dict[str, str]] = {
     "enable-simulation": {"params": "EnableSimulationMessage"},
     "export-gbuffers": {"params": "GBuffersParams"},
     "get-application-parameters": {"returns": "ApplicationParameters"},
-    "get-available-atlas-usecases": {"params": "GetAvailableUseCasesMessage"},
+    "get-available-atlas-usecases": {"params": "AvailableUseCasesMessage"},
     "get-camera-cylindric": {"returns": "Cylindric"},
     "get-camera-near-clip": {"returns": "CameraNearClipMessage"},
     "get-camera-orthographic": {"returns": "Orthographic"},

@@ -1,5 +1,9 @@
 """The JSON-schema validator of braynsService 3.10.1 (``brayns/json/JsonValidator.cpp``), in Python.
 
+Shared by the client (optional validation of params before they are sent, see
+:func:`check_params` and ``Settings.validate_params``) and the fake server
+(:mod:`brayns_trio.testing`), so both produce the errors a real server would.
+
 It walks the vendored schemas (``entrypoints.json``) with Brayns' rules, which differ from a
 generic JSON-schema validator:
 
@@ -20,13 +24,29 @@ exactly as Brayns formats them.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from ._jsonio import format_double
+import orjson
 
-__all__ = ["json_type", "validate"]
+from ._codec import encode_json
+from ._errors import JsonRpcError
+from ._methods import load_entrypoints, method_table
+
+__all__ = ["INVALID_PARAMS", "check_params", "format_double", "json_type", "validate"]
+
+INVALID_PARAMS = -32602
+"""The JSON-RPC code of Brayns' params errors."""
 
 Path = list[str | int]
+
+
+def format_double(value: float) -> str:
+    """Format a double like ``fmt::format("{}", value)``: shortest round trip, no ``.0``."""
+    text = repr(float(value))
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text
 
 
 def json_type(value: Any) -> str:
@@ -53,6 +73,39 @@ def validate(value: Any, schema: dict[str, Any]) -> list[str]:
     errors: list[tuple[tuple[str | int, ...], str]] = []
     _validate(value, schema, [], errors)
     return [_format(path, message) for path, message in errors]
+
+
+@functools.cache
+def _params_schemas() -> dict[str, dict[str, Any] | None]:
+    return {entry["method"]: entry["params"] for entry in load_entrypoints()}
+
+
+def check_params(method: str, params: Any) -> None:
+    """Raise the error a Brayns 3.10 server would answer for ``params``; return if it takes them.
+
+    ``params`` are taken as the client sends them: ``None`` (or ``{}``) is left out for a method
+    without params, and ``None`` becomes ``{}`` for a method taking an object. They are checked as
+    JSON (through the same encoder as requests), so tuples and numpy values count as arrays and
+    numbers. Methods the vendored reference does not list (plugins, newer servers) are not checked.
+
+    Error handling: :class:`JsonRpcError` with code -32602 and the server's message and ``data``
+    (``"This method takes no params"``, or ``"Invalid params schema"`` with the list of
+    ``"path: message"`` errors); ``TypeError`` for params JSON cannot hold.
+    """
+    schemas = _params_schemas()
+    if method not in schemas:
+        return
+    schema = schemas[method]
+    if schema is None:
+        if params is None or params == {}:
+            return
+        raise JsonRpcError(INVALID_PARAMS, "This method takes no params")
+    params = method_table().normalize_params(method, params)
+    if params is not None:
+        params = orjson.loads(encode_json(params))
+    errors = validate(params, schema)
+    if errors:
+        raise JsonRpcError(INVALID_PARAMS, "Invalid params schema", errors)
 
 
 def _format(path: tuple[str | int, ...], message: str) -> str:
