@@ -519,8 +519,8 @@ def report(
         "Notes:",
         "",
         "- The official client keeps at most 100 unread frames and drops older ones, so with more "
-        "than ~100 requests in flight a reply is lost and it waits forever: its 128 and 1024 "
-        "rows are skipped.",
+        "than ~100 requests in flight a reply is lost and it waits forever: its 128, 1,024 and "
+        "10,000 rows are skipped.",
         "- The fake Brayns server (`brayns_trio.testing.FakeBrayns`, PNG compression 0, no "
         "render delay) encodes every snapshot and validates every request: its rows show a "
         "protocol-faithful server, and the snapshot row is bound by the server, not the "
