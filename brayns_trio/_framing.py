@@ -54,6 +54,10 @@ BIG_FRAME = 64 * 1024
 """A frame whose payload is at least this large and not yet complete is received into its own
 buffer of the announced size, instead of accumulating in the parse buffer."""
 
+PREALLOCATE = 16 * 1024 * 1024
+"""A large frame's buffer starts at most this large and grows as its payload arrives: a frame
+header alone never commits more memory than this, whatever size it announces."""
+
 CHUNK = 1024 * 1024
 """Large frames are masked and written in chunks of this size (a multiple of 4), so a large
 upload costs one chunk of extra memory, not a masked copy of the payload."""
@@ -241,16 +245,16 @@ class FrameDecoder:
     def __init__(self, max_message_size: int) -> None:
         self.max_message_size = max_message_size
         self._buffer = bytearray()
-        # A large frame in progress: its payload buffer, how much of it is filled, its opcode
-        # and FIN bit.
+        # A large frame in progress: its payload so far, its announced size, its opcode and FIN.
         self._big: bytearray | None = None
+        self._big_size = 0
         self._big_filled = 0
         self._big_opcode = 0
         self._big_fin = True
-        # A fragmented message in progress: its opcode, fragments and size so far.
-        self._fragments: list[bytes | bytearray] | None = None
+        # A fragmented message in progress: its opcode and payload so far (one buffer, so that
+        # many small fragments cost their bytes, not an object each).
+        self._fragments: bytearray | None = None
         self._fragment_opcode = 0
-        self._fragment_size = 0
         self.control_frames_ignored = 0
 
     def wanted(self) -> int:
@@ -258,13 +262,13 @@ class FrameDecoder:
         for how much to read at once."""
         if self._big is None:
             return 0
-        return len(self._big) - self._big_filled
+        return self._big_size - self._big_filled
 
     def feed(self, data: bytes | bytearray) -> list[Message]:
         """Process received bytes; the messages they complete, in order."""
         messages: list[Message] = []
         if self._big is not None:
-            data = self._fill_big(data, messages)
+            data = data[self._fill_big(data, messages) :]
         if not data:
             return messages
         if self._buffer:
@@ -300,11 +304,12 @@ class FrameDecoder:
             if stop > end:
                 if length >= BIG_FRAME:
                     # Receive the rest straight into a buffer of the announced size.
-                    self._big = bytearray(length)
-                    self._big[: end - start] = memoryview(buffer)[start:end]
-                    self._big_filled = end - start
+                    self._big = bytearray(min(length, PREALLOCATE))
+                    self._big_size = length
+                    self._big_filled = 0
                     self._big_opcode = opcode
                     self._big_fin = fin
+                    self._fill_big(memoryview(buffer)[start:end], messages)
                     position = end
                 break
             self._frame(opcode, fin, buffer[start:stop], messages)
@@ -317,17 +322,23 @@ class FrameDecoder:
             self._buffer = bytearray(memoryview(buffer)[position:])
         return messages
 
-    def _fill_big(self, data: bytes | bytearray, messages: list[Message]) -> bytes | bytearray:
+    def _fill_big(self, data: bytes | bytearray | memoryview, messages: list[Message]) -> int:
+        """Add ``data`` to the large frame in progress; how many bytes of it were its own."""
         big = self._big
         assert big is not None
-        take = min(len(data), len(big) - self._big_filled)
-        big[self._big_filled : self._big_filled + take] = memoryview(data)[:take]
-        self._big_filled += take
-        if self._big_filled < len(big):
-            return b""
-        self._big = None
-        self._frame(self._big_opcode, self._big_fin, big, messages)
-        return data[take:]
+        filled = self._big_filled
+        take = min(len(data), self._big_size - filled)
+        view = memoryview(data)
+        inside = max(0, min(take, len(big) - filled))  # what fits in the preallocated part
+        if inside:
+            big[filled : filled + inside] = view[:inside]
+        if take > inside:
+            big += view[inside:take]  # grows in place (large blocks are remapped, not copied)
+        self._big_filled = filled + take
+        if self._big_filled == self._big_size:
+            self._big = None
+            self._frame(self._big_opcode, self._big_fin, big, messages)
+        return take
 
     def _check_frame(self, opcode: int, fin: bool, length: int) -> None:
         if opcode >= 8:
@@ -341,7 +352,7 @@ class FrameDecoder:
         if opcode == OP_CONTINUATION:
             if self._fragments is None:
                 raise RemoteProtocolError("the server sent a continuation frame out of a message")
-            total = self._fragment_size + length
+            total = len(self._fragments) + length
         else:
             if self._fragments is not None:
                 raise RemoteProtocolError("the server started a message inside a fragmented one")
@@ -359,21 +370,19 @@ class FrameDecoder:
             if fin:
                 messages.append((opcode == OP_BINARY, payload))
             else:
-                self._fragments = [payload]
+                self._fragments = bytearray(payload)
                 self._fragment_opcode = opcode
-                self._fragment_size = len(payload)
         elif opcode == OP_CONTINUATION:
             assert self._fragments is not None
-            self._fragments.append(payload)
-            self._fragment_size += len(payload)
+            self._fragments += payload
             if fin:
-                whole = b"".join(self._fragments)
-                messages.append((self._fragment_opcode == OP_BINARY, whole))
+                messages.append((self._fragment_opcode == OP_BINARY, self._fragments))
                 self._fragments = None
-                self._fragment_size = 0
         elif opcode == OP_CLOSE:
             code: int | None = None
             reason = ""
+            if len(payload) == 1:
+                raise RemoteProtocolError("the server sent a close frame with a 1-byte payload")
             if len(payload) >= 2:
                 (code,) = _U16.unpack_from(payload)
                 reason = bytes(payload[2:]).decode(errors="replace")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import tracemalloc
 
 import pytest
 from hypothesis import given, settings
@@ -18,12 +19,14 @@ from wsproto.events import (
     TextMessage,
 )
 
+from brayns_trio import _framing as framing
 from brayns_trio._errors import ConnectError, RemoteProtocolError
 from brayns_trio._framing import (
     BIG_FRAME,
     CHUNK,
     OP_BINARY,
     OP_TEXT,
+    PREALLOCATE,
     ClientHandshake,
     FrameDecoder,
     PeerClosed,
@@ -234,6 +237,7 @@ def test_fragmented_message_above_the_limit_is_refused() -> None:
         (b"\x89\x7e\x00\x7e" + bytes(126), "fragmented or oversized control"),
         (b"\x80\x01x", "continuation frame out of a message"),
         (b"\x01\x01x\x81\x01y", "inside a fragmented one"),
+        (b"\x88\x01x", "1-byte payload"),
     ],
 )
 def test_frames_a_server_must_not_send(data: bytes, match: str) -> None:
@@ -255,3 +259,41 @@ def test_pings_are_ignored_not_answered() -> None:
     decoder = FrameDecoder(1000)
     assert decoder.feed(data) == [(False, b"after")]
     assert decoder.control_frames_ignored == 1
+
+
+def test_a_huge_announced_frame_commits_little_memory() -> None:
+    decoder = FrameDecoder(1 << 30)
+    tracemalloc.start()
+    try:
+        decoder.feed(b"\x82\x7f" + struct.pack("!Q", 1 << 30) + bytes(1000))
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The header announces 1 GiB: the buffer starts at PREALLOCATE and grows as bytes arrive.
+    assert held < PREALLOCATE + (1 << 20)
+    assert decoder.wanted() == (1 << 30) - 1000
+
+
+def test_a_large_frame_beyond_the_preallocated_buffer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(framing, "PREALLOCATE", BIG_FRAME + 3)
+    payload = bytes(range(251)) * 1000  # 251,000 bytes: 4x the preallocation
+    data = server_frames([(True, payload), (False, b"next")])
+    decoder = FrameDecoder(1 << 20)
+    got = []
+    for start in range(0, len(data), 7919):  # odd-sized reads
+        got += decoder.feed(data[start : start + 7919])
+    assert got == [(True, payload), (False, b"next")]
+
+
+def test_many_empty_fragments_cost_no_memory() -> None:
+    decoder = FrameDecoder(1000)
+    decoder.feed(b"\x02\x01x")  # a binary message begins
+    tracemalloc.start()
+    try:
+        for _ in range(20):
+            decoder.feed(b"\x00\x00" * 5000)  # 100,000 empty continuation frames
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 64 * 1024
+    assert decoder.feed(b"\x80\x01y") == [(True, b"xy")]
