@@ -82,8 +82,9 @@ class StateChange:
         state: the new state; previous: the old one.
         cause: why (the error that ended a link or an attempt), if any.
         attempt: the number of consecutive failed or short-lived connections so far.
-        downtime: seconds since the last link was lost; on a change to ``CONNECTED``, how long
-            the link was down (0 for the first connection).
+        downtime: seconds since the last link was lost (or since the first failed attempt,
+            before any link); on a change to ``CONNECTED``, how long it was down (0 when a first
+            connection succeeds at its first attempt).
         time: ``trio.current_time()`` of the change.
     """
 
@@ -190,7 +191,10 @@ class Instance:
         self._last_rtt: float | None = None
         self._probe_sent_at: float | None = None
         self._probe_answered = trio.Event()
-        self._room = trio.lowlevel.ParkingLot()
+        # Callers waiting for backpressure room: requests need a slot and byte room,
+        # notifications only byte room.
+        self._room_requests = trio.lowlevel.ParkingLot()
+        self._room_notifications = trio.lowlevel.ParkingLot()
 
     # -- public surface -----------------------------------------------------------------------
 
@@ -325,23 +329,32 @@ class Instance:
         return settings.max_queued_bytes is None or session.queued_bytes < settings.max_queued_bytes
 
     async def _wait_for_room(self, *, request: bool) -> None:
-        """Backpressure: wait until the in-flight and queued-bytes bounds allow one more."""
+        """Backpressure: wait until the in-flight and queued-bytes bounds allow one more.
+
+        The admission checks run again after each wait: the instance may have closed, or the
+        link gone down with ``wait_for_connection`` off, meanwhile.
+        """
         if self._is_hook():
             return
-        while not self._has_room(request=request) and self._state is not State.CLOSED:
-            await self._room.park()
+        lot = self._room_requests if request else self._room_notifications
+        while not self._has_room(request=request):
+            await lot.park()
+            self._admit()
 
     def _make_room(self) -> None:
         """Wake the callers the bounds now admit (FIFO); each checks again when it runs."""
-        if not self._room:
+        if not (self._room_requests or self._room_notifications):
             return
+        if not self._has_room(request=False):
+            return  # no byte room: nobody may queue anything
+        self._room_notifications.unpark_all()
         limit = self.settings.max_in_flight
         if limit is None:
-            self._room.unpark_all()
+            self._room_requests.unpark_all()
         else:
             free = limit - len(self._session.pending)
             if free > 0:
-                self._room.unpark(count=free)
+                self._room_requests.unpark(count=free)
 
     def _abandon(self, call: Call) -> None:
         if self._session.abandon(call) is not None:
@@ -421,8 +434,8 @@ class Instance:
                 subscriber.send_nowait(change)
             except trio.WouldBlock:
                 logger.warning("a state-change subscriber is behind: dropped %s", state.value)
-            except (trio.ClosedResourceError, trio.BrokenResourceError):  # pragma: no cover
-                pass  # a subscriber leaving (it is removed before its channel closes)
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                pass  # a subscriber closed its channel without leaving: it gets no more
 
     # -- supervisor -----------------------------------------------------------------------------
 
@@ -510,7 +523,8 @@ class Instance:
                 self._wake(call)
             self._set_state(State.CLOSED, cause)
         self._ready.set()
-        self._room.unpark_all()
+        self._room_requests.unpark_all()
+        self._room_notifications.unpark_all()
 
     async def _run_link(self) -> tuple[bool, BaseException, float]:
         """One connection, from attempt to loss: (whether it connected, why it ended, uptime)."""

@@ -56,6 +56,9 @@ class CallState(enum.Enum):
     ABANDONED = "abandoned"  # its caller gave up; whatever arrives for it is dropped
 
 
+_NOTHING = Encoded(False, (), 0)
+
+
 @attrs.define(slots=True, eq=False)
 class Call:
     """One request (or notification, ``id`` ``None``) and everything known about it.
@@ -74,6 +77,7 @@ class Call:
     progress: deque[Progress] | None = None
     progress_dropped: int = 0
     sends: int = 0
+    queued: bool = False  # in a queue, its bytes counted in ``Session.queued_bytes``
     waiter: Any = None
 
     @property
@@ -184,7 +188,16 @@ class Session:
 
     def _queue(self, call: Call, priority: bool) -> None:
         (self.priority if priority else self.outbox).append(call)
+        self._count_queued(call)
+
+    def _count_queued(self, call: Call) -> None:
+        call.queued = True
         self.queued_bytes += call.frame.size
+
+    def _uncount_queued(self, call: Call) -> None:
+        if call.queued:
+            call.queued = False
+            self.queued_bytes -= call.frame.size
 
     def cancel_request(self, target: Call, *, detached: bool = False) -> Call:
         """A ``cancel`` request for ``target`` (which must have been sent)."""
@@ -216,7 +229,7 @@ class Session:
                 call = self.outbox.popleft()
             else:
                 return None
-            self.queued_bytes -= call.frame.size
+            self._uncount_queued(call)
             if call.state is CallState.QUEUED:
                 break
         if call.sends:
@@ -303,6 +316,11 @@ class Session:
         if state is CallState.DONE or state is CallState.ABANDONED:
             return None
         call.state = CallState.ABANDONED
+        if state is CallState.QUEUED:
+            # It stays in its queue until the writer skips it, but its bytes (a large upload's
+            # payload) are released and no longer count against the queue's bound.
+            self._uncount_queued(call)
+            call.frame = _NOTHING
         if call.id is not None:
             self.pending.pop(call.id, None)
         if state is CallState.SENT and call.is_async and self.closed is None:
@@ -342,7 +360,8 @@ class Session:
                 failed.append(call)
         if resend:
             self.outbox.extendleft(reversed(resend))
-            self.queued_bytes += sum(call.frame.size for call in resend)
+            for call in resend:
+                self._count_queued(call)
         message = "the connection was lost before the request was sent"
         # Priority calls belong to the link that died (its hook, its probes): they never wait.
         failed += self._fail_queued(self.priority, message, cause)
@@ -365,7 +384,7 @@ class Session:
         failed: list[Call] = []
         while queue:
             call = queue.popleft()
-            self.queued_bytes -= call.frame.size
+            self._uncount_queued(call)
             if call.state is not CallState.QUEUED:
                 continue
             if call.id is not None:

@@ -105,9 +105,11 @@ class Settings:
     Backpressure (callers wait, they never fail, and the wait is cancellable):
         max_in_flight: requests registered and not finished (queued or sent) at most; a
             request beyond it waits for one to finish. ``None``: no bound.
-        max_queued_bytes: a new request or notification waits while the messages queued and
-            not yet written hold this many bytes or more (so the queue holds at most this plus
-            one message). ``None``: no bound.
+        max_queued_bytes: a new request or notification waits while the messages queued for
+            the writer hold this many bytes or more (so the queue holds at most this plus one
+            message; the batch being written, up to 256 KiB of small messages or one large
+            message, comes on top). A queued request abandoned by its caller stops counting at
+            once. ``None``: no bound.
         Requests made by an ``on_connect`` hook, probes and cancels bypass both bounds.
     """
 

@@ -612,7 +612,18 @@ def test_parse_uri_secure_and_errors() -> None:
     from brayns_trio._transport import parse_uri
 
     assert parse_uri("h:1", secure=True).secure
-    for bad in ["", "h", "http://h:1", "h:notaport", "ws://:5", "h:1?x=1", "h:99999"]:
+    bad_uris = [
+        "",
+        "h",
+        "http://h:1",
+        "h:notaport",
+        "ws://:5",
+        "h:1?x=1",
+        "h:99999",
+        "h:1/a b",
+        "h:1/é",
+    ]
+    for bad in bad_uris:
         with pytest.raises(ValueError, match="invalid URI"):
             parse_uri(bad)
 
@@ -771,15 +782,20 @@ class Gate:
                 message = held.pop(0)
                 await ws.send_message(reply(message, message.get("params")))
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(release)
-            while True:
-                message = orjson.loads(await ws.get_message())
-                self.received.append(message.get("params"))
-                if self.open.is_set():
-                    await ws.send_message(reply(message, message.get("params")))
-                else:
-                    held.append(message)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(release)
+                while True:
+                    message = orjson.loads(await ws.get_message())
+                    self.received.append(message.get("params"))
+                    if "id" not in message:
+                        continue  # a notification: no answer
+                    if self.open.is_set():
+                        await ws.send_message(reply(message, message.get("params")))
+                    else:
+                        held.append(message)
+        except* trio_websocket.ConnectionClosed:
+            pass  # the client's link was dropped
 
 
 async def test_max_in_flight_makes_callers_wait_never_fail(
@@ -940,3 +956,85 @@ async def test_a_subscriber_that_closed_its_channel_breaks_nothing(
         assert instance.state is State.CONNECTED
         assert instance.stats.reconnects == 1
         assert await instance.request("get-version") == VERSION
+
+
+async def test_queued_requests_given_up_free_byte_room_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    settings = Settings(
+        probe_timeout=None, backoff=Backoff(initial=10, jitter=0), max_queued_bytes=100
+    )
+    async with connected(echo_version, settings=settings) as (peer, instance):
+        peer.refuse = True
+        peer.drop_all()
+        await trio.testing.wait_all_tasks_blocked()
+        done: list[float] = []
+
+        async def impatient() -> None:
+            with trio.move_on_after(2):
+                await instance.request("echo", ["x" * 40])
+
+        async def patient() -> None:
+            await instance.request("echo", ["y"])
+            done.append(trio.current_time())
+
+        async with trio.open_nursery() as callers:
+            callers.start_soon(impatient)
+            callers.start_soon(impatient)
+            await trio.sleep(0.5)
+            callers.start_soon(patient)  # no room: ~140 bytes queued
+            await trio.sleep(0.5)
+            assert instance.stats.pending == 2
+            # At 2 s the impatient callers give up: their bytes go, the patient one queues at
+            # once, and goes out with the reconnect at 10 s.
+            await trio.sleep(1.5)
+            assert instance.stats.pending == 1
+            peer.refuse = False
+        assert done == [10.0]
+
+
+async def test_a_notification_needs_byte_room_not_a_slot(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    gate = Gate()
+    settings = Settings(probe_timeout=None, max_in_flight=1, max_queued_bytes=100)
+    async with connected(gate, settings=settings) as (_peer, instance):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(instance.request, "echo", [1])  # takes the only slot
+            await trio.sleep(1)
+            # Three at once: two fit under 100 bytes, the third waits for the writer to take
+            # them, which leaves room for bytes although the only request slot is still taken.
+            with trio.move_on_after(5):
+                async with trio.open_nursery() as notifications:
+                    for n in range(3):
+                        notifications.start_soon(
+                            instance.notify, "set-camera-view", {"position": [n, 0, 1]}
+                        )
+            assert trio.current_time() == pytest.approx(1)
+            gate.open.set()
+        assert len(gate.received) == 4
+
+
+async def test_waiting_for_room_rechecks_wait_for_connection(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    settings = Settings(probe_timeout=None, max_in_flight=1, wait_for_connection=False)
+    async with connected(Gate(), settings=settings) as (peer, instance):
+        outcomes: list[str] = []
+
+        async def caller(n: int) -> None:
+            try:
+                await instance.request("echo", [n])
+            except brayns_trio.ConnectionLost as error:
+                outcomes.append(type(error).__name__)
+
+        with trio.move_on_after(30):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(caller, 1)  # sent, never answered
+                await trio.testing.wait_all_tasks_blocked()
+                nursery.start_soon(caller, 2)  # waits for the slot
+                await trio.testing.wait_all_tasks_blocked()
+                peer.drop_all()
+        # The second was woken by the loss and told at once: it was never sent.
+        assert sorted(outcomes) == ["OutcomeUnknown", "RequestNotSent"]
+        assert trio.current_time() < 1

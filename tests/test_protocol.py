@@ -312,8 +312,11 @@ def test_queued_bytes_follow_the_queues() -> None:
     note = session.notification("set-camera-view", {"position": [0, 0, 1]})
     sizes = [version.frame.size, registry.frame.size, note.frame.size]
     assert session.queued_bytes == sum(sizes)
-    session.abandon(registry)  # still in the queue until the writer skips it
-    assert session.queued_bytes == sum(sizes)
+    # Abandoned while queued: it stays in the queue until the writer skips it, but its bytes
+    # stop counting at once (and its frame is released).
+    session.abandon(registry)
+    assert session.queued_bytes == sizes[0] + sizes[2]
+    assert registry.frame.size == 0
     assert send_all(session) == [version, note]
     assert session.queued_bytes == 0
     # A lost link puts the idempotent request back: its bytes count again.
