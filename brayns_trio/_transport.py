@@ -14,6 +14,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import attrs
+import h11
 import trio
 import trio_websocket
 
@@ -96,6 +97,11 @@ def parse_uri(uri: str, *, secure: bool = False) -> Endpoint:
         raise ValueError(f"invalid URI {uri!r}: no port (Brayns has no default port)")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError(f"invalid URI {uri!r}: only host, port and path are allowed")
+    if not all(0x21 <= ord(char) < 0x7F for char in parts.path):
+        raise ValueError(
+            f"invalid URI {uri!r}: the path must be printable ASCII without spaces "
+            "(percent-encode other characters)"
+        )
     return Endpoint(parts.hostname, port, scheme == "wss", parts.path or "/")
 
 
@@ -257,6 +263,9 @@ async def connect_native(
         raise ConnectError(f"WebSocket handshake with {endpoint.url} failed: {error}") from None
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
         raise ConnectError(f"WebSocket handshake with {endpoint.url} failed: {error}") from error
+    except h11.LocalProtocolError as error:  # a Host header h11 refuses to send
+        message = f"cannot send a WebSocket handshake to {endpoint.url}: {error}"
+        raise ConnectError(message) from None
     decoder = FrameDecoder(settings.max_message_size)
     return NativeWebSocket(stream, decoder, settings.receive_buffer_size, first)
 
