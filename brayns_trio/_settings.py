@@ -63,7 +63,7 @@ class Settings:
             sans-IO codec: batched writes, every message of a read decoded without a task
             switch, large payloads received into one buffer. ``"trio-websocket"`` uses
             trio-websocket's connection instead (one write and one channel hand-off per
-            message: about 3x slower when pipelining, see the benchmarks).
+            message: 4-8x slower when pipelining, and 1.5x the memory on large replies).
 
     Liveness (the server drops a client that sends a WebSocket ping, so none is ever sent):
         keepalive_idle, keepalive_interval, keepalive_count: TCP keepalive probes.
