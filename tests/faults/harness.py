@@ -193,9 +193,11 @@ class Harness:
         pause: float = 0.0,
         pause_after_failure: float = 0.0,
     ) -> None:
-        """Start ``workers`` tasks that each make requests one after the other, round robin
-        over ``methods``: ``requests`` each, or until :meth:`stop_pipeline`; ``pause`` seconds
-        after each request, or ``pause_after_failure`` after one that got no result."""
+        """Start ``workers`` tasks that each make requests one after the other: task ``i``
+        always calls ``methods[i % len(methods)]``, so every method has requests in flight at
+        any moment (a fault always catches some of each). ``requests`` each, or until
+        :meth:`stop_pipeline`; ``pause`` seconds after each request, or ``pause_after_failure``
+        after one that got no result."""
         self._stop = trio.Event()
         for index in range(workers):
             self._workers += 1
@@ -215,7 +217,7 @@ class Harness:
         made = 0
         try:
             while (requests is None or made < requests) and not self._stop.is_set():
-                method = methods[(index + made) % len(methods)]
+                method = methods[index % len(methods)]
                 ok = await self.ledger.call(self.instance, method)
                 made += 1
                 delay = pause if ok else max(pause, pause_after_failure)

@@ -82,8 +82,8 @@ def quick_link(**changes: Any) -> Settings:
 
 MIXED = ("get-version", "registry")
 """A pipeline of an idempotent method and one that is not (``registry`` is made non-idempotent
-with ``idempotent={"get-version"}``): a lost link resends the first, and fails the second with
-OutcomeUnknown if it was in flight."""
+with ``idempotent={"get-version"}``), half the tasks on each: a lost link resends the first, and
+fails the second with OutcomeUnknown if it was in flight."""
 
 ONLY_GET_VERSION = frozenset({"get-version"})
 
