@@ -173,6 +173,19 @@ _MATERIAL_GETTERS: dict[str, Callable[[Instance, api.GetModelMessage], Awaitable
     "plastic": api.get_material_plastic,
     "principled": api.get_material_principled,
 }
+_MATERIAL_SETTERS: dict[
+    type[Any], tuple[Callable[[Instance, Any], Awaitable[None]], Callable[..., Any]]
+] = {
+    api.CarPaint: (api.set_material_carpaint, api.SetMaterialCarpaintParams),
+    api.Emissive: (api.set_material_emissive, api.SetMaterialEmissiveParams),
+    api.Ghost: (api.set_material_ghost, api.SetMaterialGhostParams),
+    api.Glass: (api.set_material_glass, api.SetMaterialGlassParams),
+    api.Matte: (api.set_material_matte, api.SetMaterialMatteParams),
+    api.Metal: (api.set_material_metal, api.SetMaterialMetalParams),
+    api.Phong: (api.set_material_phong, api.SetMaterialPhongParams),
+    api.Plastic: (api.set_material_plastic, api.SetMaterialPlasticParams),
+    api.Principled: (api.set_material_principled, api.SetMaterialPrincipledParams),
+}
 _IMAGE_EXTENSIONS: dict[str, ImageFormat] = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg"}
 
 
@@ -714,45 +727,11 @@ async def set_material(instance: Instance, model_id: int, material: Material) ->
 
     Error handling: as the module (-32602 for an unknown model or values out of range).
     """
-    match material:
-        case api.CarPaint():
-            await api.set_material_carpaint(
-                instance, api.SetMaterialCarpaintParams(model_id=model_id, material=material)
-            )
-        case api.Emissive():
-            await api.set_material_emissive(
-                instance, api.SetMaterialEmissiveParams(model_id=model_id, material=material)
-            )
-        case api.Ghost():
-            await api.set_material_ghost(
-                instance, api.SetMaterialGhostParams(model_id=model_id, material=material)
-            )
-        case api.Glass():
-            await api.set_material_glass(
-                instance, api.SetMaterialGlassParams(model_id=model_id, material=material)
-            )
-        case api.Matte():
-            await api.set_material_matte(
-                instance, api.SetMaterialMatteParams(model_id=model_id, material=material)
-            )
-        case api.Metal():
-            await api.set_material_metal(
-                instance, api.SetMaterialMetalParams(model_id=model_id, material=material)
-            )
-        case api.Phong():
-            await api.set_material_phong(
-                instance, api.SetMaterialPhongParams(model_id=model_id, material=material)
-            )
-        case api.Plastic():
-            await api.set_material_plastic(
-                instance, api.SetMaterialPlasticParams(model_id=model_id, material=material)
-            )
-        case api.Principled():
-            await api.set_material_principled(
-                instance, api.SetMaterialPrincipledParams(model_id=model_id, material=material)
-            )
-        case _:
-            raise _not_a("material", material)
+    setter = _MATERIAL_SETTERS.get(type(material))
+    if setter is None:
+        raise _not_a("material", material)
+    function, params = setter
+    await function(instance, params(model_id=model_id, material=material))
 
 
 async def set_default_material(instance: Instance, model_id: int) -> None:
