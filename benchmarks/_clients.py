@@ -172,103 +172,94 @@ class _Timer:
 # ---- drivers: keep `inflight` requests outstanding -------------------------------------------
 
 
-async def _drive_trio(
-    call: Call, options: Options, sent: Callable[[], int] | None = None
-) -> Measurement:
+class _Run:
+    """The requests of one run, shared by the worker tasks of either event loop."""
+
+    def __init__(self, call: Call, options: Options) -> None:
+        self.call = call
+        self.options = options
+        self.method, self.params, self.binary = _request(options)
+        self.timer = _Timer(options)
+        self.remaining = options.count
+        self.rss_before = 0
+        self.sent_before = 0
+
+    async def warm_up(self, method: str | None = None) -> None:
+        for _ in range(self.options.warmup):
+            if method is None:
+                await self.call(self.method, self.params, self.binary)
+            else:
+                await self.call(method, None, b"")
+
+    async def worker(self) -> None:
+        """Make requests one after the other until ``count`` were made by all workers."""
+        moved = len(self.binary)
+        while self.remaining > 0:
+            self.remaining -= 1
+            start = time.perf_counter()
+            self.timer.binary_bytes += await self.call(self.method, self.params, self.binary)
+            self.timer.binary_bytes += moved
+            self.timer.latencies.append(time.perf_counter() - start)
+
+    def pending_start(self, sent: int) -> None:
+        gc.collect()
+        self.rss_before = _rss()
+        self.sent_before = sent
+        self.timer.start()
+
+    def pending_done(self, sent: int) -> bool:
+        """Whether every ``hold`` request is sent; if so, the RSS growth per pending one."""
+        if sent - self.sent_before < self.options.count:
+            return False
+        self.timer.stop()
+        gc.collect()
+        self.timer.extra["per_pending"] = (_rss() - self.rss_before) / self.options.count
+        return True
+
+
+async def _drive_trio(call: Call, options: Options, sent: Callable[[], int]) -> Measurement:
     import trio
 
-    method, params, binary = _request(options)
-    timer = _Timer(options)
-    moved = len(binary)
+    run = _Run(call, options)
     if options.scenario == "pending":
-        return await _pending_trio(call, options, timer, sent)
-    for _ in range(options.warmup):
-        await call(method, params, binary)
-    remaining = options.count
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            start = time.perf_counter()
-            timer.binary_bytes += await call(method, params, binary) + moved
-            timer.latencies.append(time.perf_counter() - start)
-
-    timer.start()
+        # ``count`` unanswered requests from as many tasks: RSS growth per pending request.
+        await run.warm_up("get-version")
+        async with trio.open_nursery() as nursery:
+            run.pending_start(sent())
+            for _ in range(options.count):
+                nursery.start_soon(call, "hold", None, b"")
+            # Polling: the counter belongs to the client under test, which has no event for it.
+            while not run.pending_done(sent()):  # noqa: ASYNC110
+                await trio.sleep(0.01)
+            nursery.cancel_scope.cancel()
+        return run.timer.result()
+    await run.warm_up()
+    run.timer.start()
     async with trio.open_nursery() as nursery:
         for _ in range(options.inflight):
-            nursery.start_soon(worker)
-    timer.stop()
-    return timer.result()
+            nursery.start_soon(run.worker)
+    run.timer.stop()
+    return run.timer.result()
 
 
-async def _pending_trio(
-    call: Call, options: Options, timer: _Timer, sent: Callable[[], int] | None
-) -> Measurement:
-    """``count`` unanswered requests from as many tasks: RSS growth per pending request."""
-    import trio
-
-    assert sent is not None
-    for _ in range(options.warmup):
-        await call("get-version", None, b"")
-    gc.collect()
-    before = _rss()
-    base = sent()
-    async with trio.open_nursery() as nursery:
-        timer.start()
-        for _ in range(options.count):
-            nursery.start_soon(call, "hold", None, b"")
-        # Polling: the counter belongs to the client under test, which has no event for it.
-        while sent() - base < options.count:  # noqa: ASYNC110
-            await trio.sleep(0.01)
-        timer.stop()
-        gc.collect()
-        timer.extra["per_pending"] = (_rss() - before) / options.count
-        nursery.cancel_scope.cancel()
-    return timer.result()
-
-
-async def _drive_asyncio(
-    call: Call, options: Options, sent: Callable[[], int] | None = None
-) -> Measurement:
-    method, params, binary = _request(options)
-    timer = _Timer(options)
-    moved = len(binary)
+async def _drive_asyncio(call: Call, options: Options, sent: Callable[[], int]) -> Measurement:
+    run = _Run(call, options)
     if options.scenario == "pending":
-        assert sent is not None
-        for _ in range(options.warmup):
-            await call("get-version", None, b"")
-        gc.collect()
-        before = _rss()
-        base = sent()
-        timer.start()
+        await run.warm_up("get-version")
+        run.pending_start(sent())
         tasks = [asyncio.create_task(call("hold", None, b"")) for _ in range(options.count)]
-        while sent() - base < options.count:  # noqa: ASYNC110
+        while not run.pending_done(sent()):  # noqa: ASYNC110
             await asyncio.sleep(0.01)
-        timer.stop()
-        gc.collect()
-        timer.extra["per_pending"] = (_rss() - before) / options.count
         for task in tasks:
             task.cancel()
-        return timer.result()
-    for _ in range(options.warmup):
-        await call(method, params, binary)
-    remaining = options.count
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            start = time.perf_counter()
-            timer.binary_bytes += await call(method, params, binary) + moved
-            timer.latencies.append(time.perf_counter() - start)
-
-    timer.start()
+        return run.timer.result()
+    await run.warm_up()
+    run.timer.start()
     async with asyncio.TaskGroup() as group:
         for _ in range(options.inflight):
-            group.create_task(worker())
-    timer.stop()
-    return timer.result()
+            group.create_task(run.worker())
+    run.timer.stop()
+    return run.timer.result()
 
 
 # ---- clients ----------------------------------------------------------------------------------
