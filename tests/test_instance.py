@@ -843,9 +843,15 @@ async def test_a_caller_waiting_for_a_slot_can_be_cancelled(
         assert gate.received == [[1], [3]]
 
 
-async def test_max_queued_bytes_bounds_the_outbox(autojump_clock: trio.testing.MockClock) -> None:
+@pytest.mark.parametrize("max_in_flight", [10_000, None])
+async def test_max_queued_bytes_bounds_the_outbox(
+    autojump_clock: trio.testing.MockClock, max_in_flight: int | None
+) -> None:
     settings = Settings(
-        probe_timeout=None, backoff=Backoff(initial=10, jitter=0), max_queued_bytes=150
+        probe_timeout=None,
+        backoff=Backoff(initial=10, jitter=0),
+        max_queued_bytes=150,
+        max_in_flight=max_in_flight,
     )
     async with connected(echo_version, settings=settings) as (peer, instance):
         # The link goes down: requests queue until the reconnect 10 s later.
