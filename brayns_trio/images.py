@@ -1,0 +1,432 @@
+"""Images: resolutions, snapshots, render-image frames and G-buffer exports.
+
+::
+
+    from brayns_trio import images
+
+    shot = images.Snapshot(resolution=images.Resolution.FULL_HD)
+    png = await shot.download(instance)                      # bytes
+    await shot.save(instance, "shot.jpg")                    # a local file (PNG or JPEG)
+    await shot.save_on_server(instance, "/data/shot.png")    # written by the server
+
+    info = await images.Image(accumulate=True).save(instance, "frame.png")
+    exporter = images.GBufferExporter(channels=["color", "depth"], resolution=(640, 480))
+    exr = await exporter.download(instance)
+
+Three ways of getting pixels, after the server's three entrypoints:
+
+- :class:`Snapshot` (``snapshot``): renders in a temporary context, at any resolution, with its
+  own camera, renderer and simulation frame, leaving the instance's settings unchanged. The
+  resolution is always sent (a snapshot without one takes the viewport's, a common surprise).
+- :class:`Image` (``render-image``): renders the instance's own framebuffer (viewport size,
+  current camera and renderer), accumulating samples up to the renderer's
+  ``samples_per_pixel``; fast for sequences.
+- :class:`GBufferExporter` (``export-gbuffers``): the colour, depth, albedo and normal buffers
+  as one OpenEXR file.
+
+Local files are written atomically (a temporary file in the same folder, then renamed): a crash
+or a cancelled call never leaves a truncated image. ``on_progress`` (snapshots and exports)
+is called with each :class:`brayns_trio.Progress`; an exception it raises abandons the request
+(a ``cancel`` is sent) and propagates.
+
+Error handling, common to every call: as :mod:`brayns_trio.helpers` (server errors, connection
+errors, results that do not fit); ``ValueError`` before anything is sent for a file name whose
+extension does not give a format this call produces; ``OSError`` if a local file cannot be
+written.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, ClassVar, Literal, SupportsIndex, TypeAlias, overload
+
+import attrs
+import trio
+
+from . import api
+from ._instance import Instance
+from .camera import Camera
+from .helpers import (
+    _RENDERER_NAMES,
+    ImageFormat,
+    ProgressCallback,
+    Renderer,
+    _engine_object,
+    _run_task,
+    image_format_of,
+)
+
+__all__ = [
+    "MIN_SIZE",
+    "GBufferChannel",
+    "GBufferExporter",
+    "Image",
+    "ImageFormat",
+    "ImageInfo",
+    "Resolution",
+    "Snapshot",
+    "image_format_of",
+    "write_atomically",
+]
+
+MIN_SIZE = 64
+"""The smallest width and height Brayns renders: a smaller frame aborts the server process."""
+
+GBufferChannel: TypeAlias = Literal["color", "depth", "albedo", "normal"]
+"""A framebuffer channel of ``export-gbuffers``."""
+
+
+def _size(value: SupportsIndex) -> int:
+    number = int(value)
+    if number < MIN_SIZE:
+        raise ValueError(
+            f"an image side must be at least {MIN_SIZE} pixels (a smaller frame aborts the "
+            f"Brayns server), not {number}"
+        )
+    return number
+
+
+@attrs.frozen
+class Resolution:
+    """An image size in pixels, at least 64x64; tuple-like ``(width, height)``.
+
+    Error handling: ``ValueError`` for a side under :data:`MIN_SIZE`, which would abort the
+    server.
+    """
+
+    width: int = attrs.field(converter=_size)
+    height: int = attrs.field(converter=_size)
+
+    VGA: ClassVar[Resolution]
+    HD: ClassVar[Resolution]
+    FULL_HD: ClassVar[Resolution]
+    ULTRA_HD: ClassVar[Resolution]
+    PRODUCTION: ClassVar[Resolution]
+
+    @classmethod
+    def of(cls, size: Sequence[SupportsIndex]) -> Resolution:
+        """Build from ``(width, height)``."""
+        if len(size) != 2:
+            raise ValueError(f"a resolution has 2 numbers, not {len(size)}")
+        return cls(size[0], size[1])
+
+    @property
+    def aspect_ratio(self) -> float:
+        """Width / height."""
+        return self.width / self.height
+
+    def scaled(self, factor: float) -> Resolution:
+        """The resolution times ``factor``, rounded (``FULL_HD.scaled(2) == ULTRA_HD``)."""
+        return Resolution(round(self.width * factor), round(self.height * factor))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter((self.width, self.height))
+
+    def __len__(self) -> int:
+        return 2
+
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[int, ...]: ...
+    def __getitem__(self, index: SupportsIndex | slice) -> int | tuple[int, ...]:
+        return (self.width, self.height)[index]
+
+    def to_list(self) -> list[int]:
+        """``[width, height]``, the API's form."""
+        return [self.width, self.height]
+
+
+Resolution.VGA = Resolution(640, 480)
+Resolution.HD = Resolution(1280, 720)
+Resolution.FULL_HD = Resolution(1920, 1080)
+Resolution.ULTRA_HD = Resolution(3840, 2160)
+Resolution.PRODUCTION = Resolution(15360, 8640)
+
+
+def _resolution(value: Resolution | Sequence[SupportsIndex]) -> Resolution:
+    return value if isinstance(value, Resolution) else Resolution.of(value)
+
+
+async def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to a local file so that it is either absent, as it was, or complete: a
+    temporary file in the same folder, flushed to disk, then renamed over ``path``.
+
+    Error handling: ``OSError`` if the folder is missing or not writable (the temporary file
+    is removed).
+    """
+    target = trio.Path(path)
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    try:
+        async with await temporary.open("wb") as file:
+            await file.write(data)
+            await file.flush()
+            await trio.to_thread.run_sync(os.fsync, file.fileno())
+        await temporary.replace(target)
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            await temporary.unlink(missing_ok=True)
+        raise
+
+
+def _server_format(path: str) -> ImageFormat:
+    # The server picks the format from the extension; refuse before rendering what it would
+    # refuse after (``Format not supported``).
+    return image_format_of(path)
+
+
+def _camera_fields(camera: Camera | None) -> dict[str, Any]:
+    if camera is None:
+        return {}
+    fields: dict[str, Any] = {
+        "camera_view": camera.view.to_api(),
+        "camera": camera.engine_object(),
+    }
+    if camera.near_clip is not None:
+        fields["camera_near_clip"] = camera.near_clip
+    if camera.region is not None:
+        fields["image_start"] = camera.region.start.to_list()
+        fields["image_end"] = camera.region.end.to_list()
+    return fields
+
+
+def _renderer(renderer: Renderer | None) -> api.EngineObjectData | None:
+    return None if renderer is None else _engine_object(renderer, _RENDERER_NAMES, "renderer")
+
+
+@attrs.frozen(kw_only=True)
+class Snapshot:
+    """A snapshot's settings; :meth:`download`, :meth:`save` or :meth:`save_on_server` it.
+
+    Attributes:
+        resolution: the image size (always sent).
+        camera: view, projection, near clip and region for this image (``None``: the
+            instance's camera).
+        renderer: renderer settings for this image (``None``: the instance's).
+        frame: the simulation frame (``None``: the current one).
+        jpeg_quality: 0-100 for JPEG images (``None``: the server's 100).
+        metadata: embedded in the image.
+    """
+
+    resolution: Resolution = attrs.field(converter=_resolution)
+    camera: Camera | None = None
+    renderer: Renderer | None = None
+    frame: int | None = None
+    jpeg_quality: int | None = None
+    metadata: api.ImageMetadata | None = None
+
+    def params(
+        self, image_format: ImageFormat = "png", file_path: str | None = None
+    ) -> api.SnapshotParams:
+        """The ``snapshot`` params of these settings."""
+        params = api.SnapshotParams(
+            image_settings=api.ImageSettings(
+                format=image_format,
+                quality=self.jpeg_quality if image_format == "jpg" else None,
+                size=self.resolution.to_list(),
+            ),
+            renderer=_renderer(self.renderer),
+            simulation_frame=self.frame,
+            metadata=self.metadata,
+            file_path=file_path,
+        )
+        return attrs.evolve(params, **_camera_fields(self.camera))
+
+    async def download(
+        self,
+        instance: Instance,
+        image_format: ImageFormat = "png",
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> bytes:
+        """Render and return the encoded image.
+
+        Cancellation: cancelling the caller sends a ``cancel`` for the render to the server.
+        """
+        params = api.to_json(self.params(image_format))
+        reply = await _run_task(instance, "snapshot", params, b"", on_progress)
+        buffer = api.from_json(reply.result, api.SnapshotResult, "snapshot").color_buffer
+        return reply.binary[buffer.offset : buffer.offset + buffer.size]
+
+    async def save(
+        self,
+        instance: Instance,
+        path: str | os.PathLike[str],
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        """Render and write a *local* file, PNG or JPEG after its extension (``.png``,
+        ``.jpg``, ``.jpeg``), atomically.
+
+        Cancellation: as :meth:`download`; the file is only written once the image came.
+        """
+        data = await self.download(instance, image_format_of(path), on_progress=on_progress)
+        await write_atomically(path, data)
+
+    async def save_on_server(
+        self, instance: Instance, path: str, *, on_progress: ProgressCallback | None = None
+    ) -> None:
+        """Render and have the *server* write the image to ``path`` (on its file system), PNG or
+        JPEG after the extension. Nothing is downloaded.
+
+        Error handling: as the module; -32603 from the server if it cannot write the file.
+        """
+        params = api.to_json(self.params(_server_format(path), file_path=path))
+        await _run_task(instance, "snapshot", params, b"", on_progress)
+
+
+@attrs.frozen(kw_only=True)
+class ImageInfo:
+    """What ``render-image`` did.
+
+    Attributes:
+        accumulation: samples accumulated in the framebuffer so far.
+        max_accumulation: the renderer's ``samples_per_pixel``.
+        data: the encoded image, or empty when nothing new was rendered and no download was
+            forced.
+    """
+
+    accumulation: int
+    max_accumulation: int
+    data: bytes
+
+    @property
+    def full_quality(self) -> bool:
+        """Whether every sample has been accumulated."""
+        return self.accumulation >= self.max_accumulation
+
+
+@attrs.frozen(kw_only=True)
+class Image:
+    """Render the instance's own framebuffer (``render-image``): viewport size, current camera,
+    renderer and simulation frame.
+
+    Attributes:
+        accumulate: render every sample up to the renderer's ``samples_per_pixel`` in one call
+            (otherwise one sample per call).
+        force_download: send the image even when nothing new was rendered.
+        jpeg_quality: 0-100 for JPEG images (``None``: the server's 100).
+    """
+
+    accumulate: bool = True
+    force_download: bool = True
+    jpeg_quality: int | None = None
+
+    async def download(
+        self, instance: Instance, image_format: ImageFormat = "png", *, render: bool = True
+    ) -> ImageInfo:
+        """Render (unless ``render`` is false) and return the image and accumulation state.
+
+        Cancellation: ``render-image`` is synchronous on the server: a cancelled caller stops
+        waiting at once, but the server finishes the frame.
+        """
+        params = api.RenderImageParams(
+            send=True,
+            force=self.force_download,
+            accumulate=self.accumulate,
+            render=render,
+            format=image_format,
+            jpeg_quality=self.jpeg_quality if image_format == "jpg" else None,
+        )
+        return _info(await api.render_image(instance, params))
+
+    async def save(
+        self, instance: Instance, path: str | os.PathLike[str], *, render: bool = True
+    ) -> ImageInfo:
+        """As :meth:`download`, and write the image (if one came) to a local file, PNG or JPEG
+        after its extension, atomically."""
+        info = await self.download(instance, image_format_of(path), render=render)
+        if info.data:
+            await write_atomically(path, info.data)
+        return info
+
+    async def render(self, instance: Instance) -> ImageInfo:
+        """Render without downloading anything (``data`` is empty)."""
+        params = api.RenderImageParams(send=False, force=False, accumulate=self.accumulate)
+        return _info(await api.render_image(instance, params))
+
+
+def _info(result: api.BinaryResult[api.RenderImageResult]) -> ImageInfo:
+    return ImageInfo(
+        accumulation=result.result.accumulation,
+        max_accumulation=result.result.max_accumulation,
+        data=result.binary,
+    )
+
+
+def _channels(values: Iterable[GBufferChannel]) -> tuple[GBufferChannel, ...]:
+    channels = tuple(values)
+    if not channels:
+        raise ValueError("export at least one channel")
+    known = {"color", "depth", "albedo", "normal"}
+    unknown = [channel for channel in channels if channel not in known]
+    if unknown:
+        raise ValueError(f"unknown G-buffer channels {unknown}; known: {sorted(known)}")
+    return channels
+
+
+def _exr_path(path: str | os.PathLike[str]) -> str:
+    name = os.fspath(path)
+    if os.path.splitext(name)[1].lower() != ".exr":
+        raise ValueError(f"G-buffers are OpenEXR files: use a .exr file name, not {name!r}")
+    return name
+
+
+@attrs.frozen(kw_only=True)
+class GBufferExporter:
+    """Export framebuffer channels as one OpenEXR file (``export-gbuffers``), rendered like a
+    snapshot in a temporary context.
+
+    Attributes:
+        channels: among ``"color"``, ``"depth"``, ``"albedo"``, ``"normal"`` (at least one).
+        resolution: the image size (always sent).
+        camera, renderer, frame: as :class:`Snapshot`.
+    """
+
+    channels: tuple[GBufferChannel, ...] = attrs.field(converter=_channels)
+    resolution: Resolution = attrs.field(converter=_resolution)
+    camera: Camera | None = None
+    renderer: Renderer | None = None
+    frame: int | None = None
+
+    def params(self, file_path: str | None = None) -> api.GBuffersParams:
+        """The ``export-gbuffers`` params of these settings."""
+        params = api.GBuffersParams(
+            channels=list(self.channels),
+            resolution=self.resolution.to_list(),
+            renderer=_renderer(self.renderer),
+            simulation_frame=self.frame,
+            file_path=file_path,
+        )
+        return attrs.evolve(params, **_camera_fields(self.camera))
+
+    async def download(
+        self, instance: Instance, *, on_progress: ProgressCallback | None = None
+    ) -> bytes:
+        """Render and return the EXR file's bytes.
+
+        Cancellation: cancelling the caller sends a ``cancel`` for the export to the server.
+        """
+        params = api.to_json(self.params())
+        reply = await _run_task(instance, "export-gbuffers", params, b"", on_progress)
+        return reply.binary
+
+    async def save(
+        self,
+        instance: Instance,
+        path: str | os.PathLike[str],
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        """Render and write a *local* ``.exr`` file, atomically."""
+        _exr_path(path)
+        await write_atomically(path, await self.download(instance, on_progress=on_progress))
+
+    async def save_on_server(
+        self, instance: Instance, path: str, *, on_progress: ProgressCallback | None = None
+    ) -> None:
+        """Render and have the *server* write the ``.exr`` file to ``path``."""
+        params = api.to_json(self.params(_exr_path(path)))
+        await _run_task(instance, "export-gbuffers", params, b"", on_progress)
