@@ -51,6 +51,7 @@ import trio
 
 from . import api
 from ._instance import Instance
+from ._loaders_generated import LoaderParams
 from ._messages import Progress, Reply
 
 __all__ = [
@@ -269,7 +270,7 @@ async def add_model(
     path: str,
     *,
     loader_name: str | None = None,
-    loader_properties: Mapping[str, Any] | None = None,
+    loader_properties: Mapping[str, Any] | LoaderParams | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> list[api.ModelInstance]:
     """Load a model from a file on the *server's* file system and return the models created.
@@ -277,7 +278,8 @@ async def add_model(
     ``loader_name`` defaults to the server's loader for the path's extension (the most specific
     one: ``circuit.morphologies.h5`` before ``h5``), found with ``get-loaders``.
     ``loader_properties`` (default ``{}``) configure that loader; see its
-    ``input_parameters_schema``. ``on_progress`` is called with each progress message.
+    ``input_parameters_schema``, or pass a typed class of :mod:`brayns_trio.loaders` (its
+    loader is then the default). ``on_progress`` is called with each progress message.
 
     Error handling: as the module; ``ValueError`` when no loader is given and none, or more than
     one, handles the extension; -32603 from the server when the file is missing or the loader
@@ -285,11 +287,10 @@ async def add_model(
 
     Cancellation: cancelling the caller sends a ``cancel`` for the load to the server.
     """
+    loader_name, properties = _loader_settings(loader_name, loader_properties)
     if loader_name is None:
         loader_name = await _find_loader(instance, posixpath.basename(path), binary=False)
-    params = api.AddModelParams(
-        path=path, loader_name=loader_name, loader_properties=dict(loader_properties or {})
-    )
+    params = api.AddModelParams(path=path, loader_name=loader_name, loader_properties=properties)
     reply = await _run_task(instance, "add-model", api.to_json(params), b"", on_progress)
     return api.from_json(reply.result, list[api.ModelInstance], "add-model")
 
@@ -300,14 +301,15 @@ async def upload_model(
     *,
     model_type: str | None = None,
     loader_name: str | None = None,
-    loader_properties: Mapping[str, Any] | None = None,
+    loader_properties: Mapping[str, Any] | LoaderParams | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> list[api.ModelInstance]:
     """Read a *local* model file, upload its bytes, and return the models created.
 
     ``model_type`` (the format, such as ``"obj"``) defaults to the file's extension;
     ``loader_name`` to the server's loader that takes binary data for that type.
-    ``loader_properties`` (default ``{}``) configure that loader. ``on_progress`` is called
+    ``loader_properties`` (default ``{}``, or a typed class of :mod:`brayns_trio.loaders`,
+    whose loader is then the default) configure that loader. ``on_progress`` is called
     with each progress message.
 
     Error handling: as the module; ``OSError`` if the file cannot be read; ``ValueError`` if the
@@ -321,11 +323,12 @@ async def upload_model(
         model_type = file.suffix.lstrip(".").lower()
         if not model_type:
             raise ValueError(f"cannot tell the model type of {str(path)!r}: pass model_type")
+    loader_name, properties = _loader_settings(loader_name, loader_properties)
     if loader_name is None:
         loader_name = await _find_loader(instance, f"model.{model_type}", binary=True)
     data = await file.read_bytes()
     params = api.UploadModelParams(
-        type=model_type, loader_name=loader_name, loader_properties=dict(loader_properties or {})
+        type=model_type, loader_name=loader_name, loader_properties=properties
     )
     reply = await _run_task(instance, "upload-model", api.to_json(params), data, on_progress)
     return api.from_json(reply.result, list[api.ModelInstance], "upload-model")
@@ -849,6 +852,16 @@ async def _run_task(
             if on_progress is not None:
                 on_progress(progress)
         return await task.reply()
+
+
+def _loader_settings(
+    loader_name: str | None, loader_properties: Mapping[str, Any] | LoaderParams | None
+) -> tuple[str | None, dict[str, Any]]:
+    """The loader name and JSON properties of a mapping or a typed loader class."""
+    if loader_properties is None or isinstance(loader_properties, Mapping):
+        return loader_name, dict(loader_properties or {})
+    properties: dict[str, Any] = api.to_json(loader_properties)
+    return loader_name or type(loader_properties).LOADER_NAME, properties
 
 
 async def _find_loader(instance: Instance, file_name: str, *, binary: bool) -> str:
