@@ -39,8 +39,10 @@ from .geometry import Transform, Vector3
 __all__ = [
     "CircuitColorMethod",
     "ClippingPrimitive",
+    "ColorMethod",
     "ColorRamp",
     "ControlPoint",
+    "MorphologyColorMethod",
     "OpacityCurve",
     "Simulation",
     "TimeUnit",
@@ -407,6 +409,24 @@ async def get_simulation(instance: Instance) -> Simulation:
 
 
 # -- circuits -----------------------------------------------------------------------------------
+
+
+class ColorMethod:
+    """Colouring methods of the core models, for :func:`brayns_trio.helpers.color_model`:
+    meshes offer ``SOLID`` and ``TRIANGLE`` (and ``VERTEX`` when they have vertex colours),
+    geometries ``SOLID`` and ``PRIMITIVE``."""
+
+    SOLID: ClassVar[str] = "solid"
+    PRIMITIVE: ClassVar[str] = "primitive"
+    TRIANGLE: ClassVar[str] = "triangle"
+    VERTEX: ClassVar[str] = "vertex"
+
+
+class MorphologyColorMethod:
+    """Colouring methods of morphology models (Circuit Explorer plugin)."""
+
+    MORPHOLOGY_SECTION: ClassVar[str] = "morphology section"
+    MORPHOLOGY_SECTION_GEOMETRY: ClassVar[str] = "morphology section geometry"
 
 
 class CircuitColorMethod:
