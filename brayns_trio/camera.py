@@ -44,6 +44,7 @@ __all__ = [
     "get_region",
     "get_view",
     "orbit",
+    "orbit_path",
     "set_camera",
     "set_near_clip",
     "set_region",
@@ -288,6 +289,31 @@ class CameraController:
         front = View(position=center + Axis.FRONT * distance, target=center, up=Axis.UP)
         view = front.translate(self.translation).rotate_around_target(self.rotation)
         return Camera(view=view, projection=projection)
+
+
+def orbit_path(
+    controller: CameraController,
+    count: int,
+    *,
+    axis: Vector3 | Sequence[float] = Axis.UP,
+    degrees: float = 360.0,
+) -> list[View]:
+    """``count`` views turning around the controller's target about ``axis`` (through the
+    target's centre), ``degrees`` in all, starting from the controller's own view: a camera path
+    for :class:`brayns_trio.movie.FramePlan`. A full turn ends one step before the start, so the
+    movie loops.
+
+    Error handling: ``ValueError`` for a count under 1 or a zero axis.
+    """
+    if count < 1:
+        raise ValueError(f"an orbit has at least 1 view, not {count}")
+    steps = count if abs(degrees) == 360.0 else max(count - 1, 1)
+    return [
+        controller.orbit(
+            Rotation.from_axis_angle(axis, degrees * index / steps, degrees=True)
+        ).camera.view
+        for index in range(count)
+    ]
 
 
 # -- server calls -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from brayns_trio.camera import (
     get_region,
     get_view,
     orbit,
+    orbit_path,
     set_camera,
     set_near_clip,
     set_region,
@@ -127,6 +128,20 @@ def test_presets_and_orbit() -> None:
     assert half.orbit(Rotation.from_euler(0, 90, 0, degrees=True)).camera.view.direction.isclose(
         Axis.FRONT
     )
+
+
+def test_orbit_path() -> None:
+    controller = CameraController(BOX, 1.0)
+    views = orbit_path(controller, 4)
+    assert views[0] == controller.camera.view
+    directions = [view.direction for view in views]
+    expected = [Axis.BACK, Axis.LEFT, Axis.FRONT, Axis.RIGHT]
+    assert all(d.isclose(e) for d, e in zip(directions, expected, strict=True))
+    assert all(view.target.isclose(BOX.center) for view in views)
+    half = orbit_path(controller, 3, axis=Axis.X, degrees=90)
+    assert half[-1].direction.isclose(Axis.UP)  # +90 degrees about X: seen from below
+    with pytest.raises(ValueError, match="at least 1"):
+        orbit_path(controller, 0)
 
 
 def test_orthographic_projection_gets_the_target_height() -> None:
