@@ -384,9 +384,18 @@ class Simulation:
             raise ValueError("there is no simulation (dt is 0)")
         return self.clamp(math.floor(time / self.dt + 1e-9))
 
-    def frames_for(self, fps: float, *, speed: float = 1.0) -> list[int]:
+    def frames_for(
+        self,
+        fps: float,
+        *,
+        speed: float = 1.0,
+        first: int | None = None,
+        last: int | None = None,
+    ) -> list[int]:
         """The frames of a movie at ``fps`` images a second, the simulation running ``speed``
-        times real time (so 1 s of movie covers ``speed`` s of simulation).
+        times real time (so 1 s of movie covers ``speed`` s of simulation; below 1, slow
+        motion repeats frames), from frame ``first`` to ``last`` (default: the whole range;
+        clamped to it).
 
         Error handling: ``ValueError`` for a unit that is not a :class:`TimeUnit`, or a
         ``fps`` or ``speed`` that is not positive.
@@ -398,8 +407,11 @@ class Simulation:
         if self.frame_count == 0:
             return []
         step = speed / fps / self.unit.seconds  # simulation time per movie frame, in unit
-        start = self.time_of(self.start_frame)
-        count = math.floor(self.duration / step + 1e-9) + 1
+        start = self.time_of(self.start_frame if first is None else first)
+        end = self.time_of(self.end_frame if last is None else last)
+        if end < start:
+            return []
+        count = math.floor((end - start) / step + 1e-9) + 1
         return [self.frame_at(start + index * step) for index in range(count)]
 
 

@@ -162,6 +162,9 @@ def test_simulation_time() -> None:
     assert len(frames) == 251
     assert frames[:4] == [0, 0, 0, 1]  # 0.04 ms of simulation per movie frame
     assert frames[-1] == 100
+    # A hundredth of real time at 25 fps: 0.4 ms of simulation per movie frame, every 4th frame.
+    assert sim.frames_for(25, speed=0.01, first=10, last=20) == [10, 14, 18]
+    assert sim.frames_for(25, first=50, last=40) == []
     none = scene.Simulation(start_frame=0, end_frame=0, current=0, dt=0, unit="ms")
     assert none.frame_count == 0
     with pytest.raises(ValueError, match="no simulation"):
