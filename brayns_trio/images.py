@@ -47,7 +47,7 @@ import trio
 
 from . import api
 from ._instance import Instance
-from .camera import Camera
+from .camera import Camera, View
 from .helpers import (
     _RENDERER_NAMES,
     ImageFormat,
@@ -177,9 +177,11 @@ def _server_format(path: str) -> ImageFormat:
     return image_format_of(path)
 
 
-def _camera_fields(camera: Camera | None) -> dict[str, Any]:
+def _camera_fields(camera: Camera | None, view: View | None) -> dict[str, Any]:
     if camera is None:
-        return {}
+        return {} if view is None else {"camera_view": view.to_api()}
+    if view is not None:
+        camera = attrs.evolve(camera, view=view)
     fields: dict[str, Any] = {
         "camera_view": camera.view.to_api(),
         "camera": camera.engine_object(),
@@ -204,6 +206,8 @@ class Snapshot:
         resolution: the image size (always sent).
         camera: view, projection, near clip and region for this image (``None``: the
             instance's camera).
+        view: the camera view alone for this image (the projection stays the instance's, or
+            the ``camera``'s, whose view this replaces).
         renderer: renderer settings for this image (``None``: the instance's).
         frame: the simulation frame (``None``: the current one).
         jpeg_quality: 0-100 for JPEG images (``None``: the server's 100).
@@ -212,6 +216,7 @@ class Snapshot:
 
     resolution: Resolution = attrs.field(converter=_resolution)
     camera: Camera | None = None
+    view: View | None = None
     renderer: Renderer | None = None
     frame: int | None = None
     jpeg_quality: int | None = None
@@ -232,7 +237,7 @@ class Snapshot:
             metadata=self.metadata,
             file_path=file_path,
         )
-        return attrs.evolve(params, **_camera_fields(self.camera))
+        return attrs.evolve(params, **_camera_fields(self.camera, self.view))
 
     async def download(
         self,
@@ -382,12 +387,13 @@ class GBufferExporter:
     Attributes:
         channels: among ``"color"``, ``"depth"``, ``"albedo"``, ``"normal"`` (at least one).
         resolution: the image size (always sent).
-        camera, renderer, frame: as :class:`Snapshot`.
+        camera, view, renderer, frame: as :class:`Snapshot`.
     """
 
     channels: tuple[GBufferChannel, ...] = attrs.field(converter=_channels)
     resolution: Resolution = attrs.field(converter=_resolution)
     camera: Camera | None = None
+    view: View | None = None
     renderer: Renderer | None = None
     frame: int | None = None
 
@@ -400,7 +406,7 @@ class GBufferExporter:
             simulation_frame=self.frame,
             file_path=file_path,
         )
-        return attrs.evolve(params, **_camera_fields(self.camera))
+        return attrs.evolve(params, **_camera_fields(self.camera, self.view))
 
     async def download(
         self, instance: Instance, *, on_progress: ProgressCallback | None = None

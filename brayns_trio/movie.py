@@ -26,7 +26,9 @@ Three pieces, usable separately (a pool of renderers can share the frames of one
 :func:`render_frames` renders a plan's pending frames in order on one instance. A lost
 connection costs the frame in flight, not the movie: the instance reconnects on its own and the
 frame is rendered again (up to ``attempts`` times); an interrupted job run again resumes where
-it stopped.
+it stopped. A server that *restarts* comes back with an empty scene: restore it in the
+instance's ``on_connect`` hook (see :func:`brayns_trio.open_instance`) and the frames after the
+restart show it again.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import trio
 
 from ._errors import ConnectionLost
 from ._instance import Instance
-from .camera import Camera, View
+from .camera import View
 from .helpers import ImageFormat, ProgressCallback
 from .images import Snapshot
 
@@ -148,7 +150,8 @@ async def render_frame(
     """Render ``frame`` with the snapshot ``settings`` (resolution, renderer, projection...),
     its view and simulation frame taking precedence, and write its file atomically.
 
-    The instance's own camera and simulation frame are left unchanged.
+    The instance's own camera and simulation frame are left unchanged; without a ``camera`` in
+    ``settings``, the instance's projection is used.
 
     Error handling: as :meth:`brayns_trio.images.Snapshot.save`.
 
@@ -156,8 +159,7 @@ async def render_frame(
     """
     snapshot = settings
     if frame.view is not None:
-        base = settings.camera or Camera(view=frame.view)
-        snapshot = attrs.evolve(snapshot, camera=attrs.evolve(base, view=frame.view))
+        snapshot = attrs.evolve(snapshot, view=frame.view)
     if frame.simulation_frame is not None:
         snapshot = attrs.evolve(snapshot, frame=frame.simulation_frame)
     await snapshot.save(instance, frame.path, on_progress=on_progress)

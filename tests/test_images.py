@@ -184,3 +184,16 @@ async def test_gbuffers(fake: Fake, tmp_path: Path, autojump_clock: trio.testing
         GBufferExporter(channels=["colour"], resolution=(64, 64))  # type: ignore[list-item]
     with pytest.raises(ValueError, match="at least one"):
         GBufferExporter(channels=[], resolution=(64, 64))
+
+
+def test_a_view_alone_keeps_the_instance_projection() -> None:
+    view = View(position=(0, 0, 9), target=(0, 0, 0))
+    params = Snapshot(resolution=Resolution.VGA, view=view).params()
+    assert params.camera_view == view.to_api()
+    assert params.camera is None
+    assert params.camera_near_clip is None
+    # With a camera, the view replaces the camera's own.
+    camera = Camera(View(position=(1, 1, 1), target=(0, 0, 0)), api.Orthographic(height=2))
+    both = GBufferExporter(channels=["depth"], resolution=Resolution.VGA, camera=camera, view=view)
+    assert both.params().camera_view == view.to_api()
+    assert both.params().camera == api.EngineObjectData(name="orthographic", params={"height": 2.0})
