@@ -4,6 +4,7 @@ the autojump clock), and assembly with a real ffmpeg (skipped where it is not in
 from __future__ import annotations
 
 import shutil
+import socket
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -15,10 +16,11 @@ import trio
 import trio.testing
 
 import brayns_trio
-from brayns_trio import Instance, Settings
+from brayns_trio import Instance, Settings, api, helpers
 from brayns_trio.camera import View
 from brayns_trio.images import Resolution, Snapshot
 from brayns_trio.movie import Frame, FramePlan, MovieError, assemble, render_frame, render_frames
+from brayns_trio.service import Service, launch
 from brayns_trio.testing import FakeBrayns, open_fake_server
 
 SETTINGS = Snapshot(resolution=Resolution(96, 64))
@@ -217,3 +219,44 @@ async def test_assemble_errors(tmp_path: Path) -> None:
     if shutil.which("ffmpeg") is not None:
         with pytest.raises(MovieError, match="2 frames are not rendered yet"):
             await assemble(plan, tmp_path / "movie.mp4")
+
+
+@pytest.mark.slow
+async def test_a_server_restart_costs_frames_not_the_movie(tmp_path: Path) -> None:
+    # A real fake-server process, killed after the second frame and started again; the
+    # on_connect hook puts the scene back on every connection.
+    loads: list[int] = []
+
+    async def restore_scene(instance: Instance) -> None:
+        model = await helpers.add_spheres(instance, [api.Sphere(center=[0, 0, 0], radius=1)])
+        loads.append(model.model_id)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    service = Service.fake(
+        f"127.0.0.1:{port}", extra_args=["--snapshot-duration", "0.2", "--progress-period", "0.1"]
+    )
+    plan = FramePlan.build(tmp_path, views=VIEWS * 2)
+    second_written = trio.Event()
+    settings = Settings(probe_timeout=None, healthy_after=0.0)
+    with trio.fail_after(60):
+        async with launch(
+            service, settings=settings, restart=True, restart_delay=0.1, on_connect=restore_scene
+        ) as managed:
+
+            async def crash() -> None:
+                await second_written.wait()
+                await managed.kill()
+
+            def written(frame: Frame) -> None:
+                if frame.index == 1:
+                    second_written.set()
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(crash)
+                rendered = await render_frames(managed.instance, plan, SETTINGS, on_frame=written)
+            assert managed.starts == 2
+    assert rendered == 6
+    assert names(tmp_path) == [f"frame{index:05d}.png" for index in range(6)]
+    assert len(loads) == 2  # the scene was loaded on each server
