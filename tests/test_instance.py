@@ -6,6 +6,7 @@ Time-based behaviour runs under the autojump clock and asserts exact virtual tim
 from __future__ import annotations
 
 import logging
+import math
 import random
 from typing import Any
 
@@ -1044,3 +1045,31 @@ async def test_waiting_for_room_rechecks_wait_for_connection(
         # The second was woken by the loss and told at once: it was never sent.
         assert sorted(outcomes) == ["OutcomeUnknown", "RequestNotSent"]
         assert trio.current_time() < 1
+
+
+async def test_settings_the_socket_would_reject_are_refused_with_their_range() -> None:
+    with pytest.raises(ValueError, match=r"keepalive_idle must be an integer from 1 to 32767"):
+        Settings(keepalive_idle=0.5)
+    with pytest.raises(ValueError, match=r"keepalive_interval must be an integer from 1"):
+        Settings(keepalive_interval=1.5)
+    with pytest.raises(ValueError, match=r"keepalive_count must be an integer from 1 to 127"):
+        Settings(keepalive_count=128)
+    with pytest.raises(ValueError, match=r"user_timeout must be from 0\.001 to 2147483\.647"):
+        Settings(user_timeout=1e7)
+    with pytest.raises(ValueError, match="max_in_flight must be an integer >= 1 or None"):
+        Settings(max_in_flight=2.5)
+    with pytest.raises(ValueError, match="healthy_after must be >= 0"):
+        Settings(healthy_after=math.nan)
+    with pytest.raises(TypeError, match="reconnect must be True or False"):
+        Settings(reconnect="no")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="first_connect"):
+        Settings(first_connect="retry")  # type: ignore[arg-type]
+    # Whole numbers given as floats are taken as the integers they are.
+    settings = Settings(keepalive_idle=7.0, max_in_flight=None, user_timeout=0.5)
+    assert type(settings.keepalive_idle) is int
+    assert settings.keepalive_idle == 7
+    # And what is accepted, the socket takes.
+    from brayns_trio._transport import configure_socket
+
+    with trio.socket.socket() as sock:
+        configure_socket(sock, Settings(keepalive_idle=32767, keepalive_count=127, user_timeout=1))
