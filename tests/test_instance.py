@@ -1073,3 +1073,21 @@ async def test_settings_the_socket_would_reject_are_refused_with_their_range() -
 
     with trio.socket.socket() as sock:
         configure_socket(sock, Settings(keepalive_idle=32767, keepalive_count=127, user_timeout=1))
+
+
+@pytest.mark.parametrize(
+    "uri", ["a..b:5000", "x" * 64 + ".example.org:5000", "a b:5000", "ws://-host:5000"]
+)
+async def test_bad_host_names_raise_value_error_before_connecting(uri: str) -> None:
+    attempts = 0
+
+    async def connector() -> trio.abc.Stream:
+        nonlocal attempts
+        attempts += 1  # pragma: no cover
+        raise OSError("unreachable")  # pragma: no cover
+
+    with pytest.raises(ValueError, match="invalid URI") as info:
+        async with brayns_trio.open_instance(uri, connector=connector):
+            pass  # pragma: no cover
+    assert type(info.value) is ValueError  # not a UnicodeError from the IDNA codec
+    assert attempts == 0
