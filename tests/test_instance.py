@@ -1091,3 +1091,37 @@ async def test_bad_host_names_raise_value_error_before_connecting(uri: str) -> N
             pass  # pragma: no cover
     assert type(info.value) is ValueError  # not a UnicodeError from the IDNA codec
     assert attempts == 0
+
+
+async def test_a_sent_request_failed_while_waiting_to_be_resent_says_it_was_sent(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    recorder.silent = {"get-scene"}  # idempotent: put back in the queue when the link drops
+    settings = Settings(probe_timeout=None, backoff=Backoff(initial=10.0, jitter=0.0))
+    outcomes: list[BaseException] = []
+
+    async def call(instance: brayns_trio.Instance) -> None:
+        try:
+            await instance.request("get-scene")
+        except brayns_trio.BraynsError as error:
+            outcomes.append(error)
+
+    async with trio.open_nursery() as outer:
+        peer = ScriptedPeer(outer, recorder)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings
+        ) as instance:
+            outer.start_soon(call, instance)
+            await trio.sleep(1)
+            peer.refuse = True
+            peer.drop_all()
+            await trio.sleep(1)  # lost; it waits to be resent, the next attempt is 10 s away
+            assert instance.stats.pending == 1
+        outer.cancel_scope.cancel()
+    [error] = outcomes
+    assert isinstance(error, OutcomeUnknown)
+    assert error.sent
+    assert "before the request was sent" not in str(error)
+    assert "the request was sent, then the connection was lost" in str(error)
+    assert isinstance(error.__cause__, InstanceClosed)
