@@ -846,8 +846,17 @@ class _ProgressIterator:
         return call.progress.popleft()
 
 
+def _leaves(error: BaseException) -> list[int]:
+    """The identities of the exceptions in ``error``, groups flattened. Cancel scopes split
+    groups on their way out, which copies every group but never the exceptions in them."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [id(error)]
+
+
 def _unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The single real exception of a group made only by strict nurseries."""
+    """The single real exception of a group made only by strict nurseries (for exceptions that
+    did not come from the block)."""
     while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
         group = group.exceptions[0]  # type: ignore[assignment]
     return group
@@ -883,8 +892,9 @@ async def open_instance(
     Leaving it closes the link and fails whatever still waits with :class:`InstanceClosed`.
 
     Error handling: :class:`ConnectError` if the first connection fails (by default), or the
-    on-connect hook's own exception (for instance :class:`VersionError`). Exceptions from the
-    block come out as they are, not wrapped in an exception group.
+    on-connect hook's own exception (for instance :class:`VersionError`); ``ValueError`` for a
+    bad URI. Exceptions from the block come out as they are: the very same object, not wrapped
+    in an exception group, and an exception group raised in the block is not altered.
     """
     settings = settings if settings is not None else Settings()
     endpoint = parse_uri(uri, secure=ssl_context is not None)
@@ -901,23 +911,37 @@ async def open_instance(
         rng=rng if rng is not None else random.Random(),
         on_orphan_error=on_orphan_error,
     )
+    raised: BaseException | None = None  # what the block (or the wait before it) raised
+    error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(instance._supervise)
-            await instance._ready.wait()
-            if instance._fatal is not None:
-                raise instance._fatal
-            if instance.state is State.CLOSED:
-                raise InstanceClosed(
-                    "the instance closed before it connected"
-                ) from instance._session.closed
             try:
-                yield instance
-            finally:
-                instance._close(InstanceClosed("the instance was closed"))
-                nursery.cancel_scope.cancel()
+                nursery.start_soon(instance._supervise)
+                await instance._ready.wait()
+                if instance._fatal is not None:
+                    raise instance._fatal
+                if instance.state is State.CLOSED:
+                    raise InstanceClosed(
+                        "the instance closed before it connected"
+                    ) from instance._session.closed
+                try:
+                    yield instance
+                finally:
+                    instance._close(InstanceClosed("the instance was closed"))
+                    nursery.cancel_scope.cancel()
+            except BaseException as exception:
+                raised = exception
+                raise
     except BaseExceptionGroup as group:
-        error = _unwrap(group)
-        if isinstance(error, BaseExceptionGroup):
-            raise
-        raise error from error.__cause__
+        # The nursery wraps what its body raised in a group of its own: give back the very
+        # object, a group raised in the block included. Anything else (an interrupt delivered
+        # to the supervisor) is unwrapped down to its single leaf, if it has one.
+        if raised is not None and _leaves(group) == _leaves(raised):
+            error = raised
+        else:
+            error = _unwrap(group)
+            if isinstance(error, BaseExceptionGroup):
+                raise
+    if error is not None:
+        # Raised outside the handler above, so the group is not attached as its context.
+        raise error

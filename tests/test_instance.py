@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -1125,3 +1126,81 @@ async def test_a_sent_request_failed_while_waiting_to_be_resent_says_it_was_sent
     assert "before the request was sent" not in str(error)
     assert "the request was sent, then the connection was lost" in str(error)
     assert isinstance(error.__cause__, InstanceClosed)
+
+
+async def run_block(body: Callable[[brayns_trio.Instance], Awaitable[None]]) -> BaseException:
+    """Open an instance on a scripted peer, run ``body(instance)`` in its block, and return
+    what came out of the block (caught right there, before any nursery of the test's)."""
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, echo_version)
+        try:
+            async with brayns_trio.open_instance(
+                "host:5000", connector=peer.connector, settings=NO_PROBE
+            ) as instance:
+                await body(instance)
+        except BaseException as error:
+            return error
+        finally:
+            nursery.cancel_scope.cancel()
+    raise AssertionError("the block raised nothing")  # pragma: no cover
+
+
+async def test_exceptions_and_groups_from_the_block_come_out_as_the_same_object() -> None:
+    for raised in (
+        KeyError("plain"),
+        ExceptionGroup("two", [KeyError(1), ValueError(2)]),
+        ExceptionGroup("one", [KeyError(1)]),
+    ):
+
+        async def body(instance: brayns_trio.Instance, raised: BaseException = raised) -> None:
+            raise raised
+
+        assert await run_block(body) is raised
+
+
+async def test_a_group_from_the_users_own_nursery_is_not_altered() -> None:
+    inner: list[BaseExceptionGroup[BaseException]] = []
+
+    async def fails() -> None:
+        raise KeyError("child")
+
+    async def body(instance: brayns_trio.Instance) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(fails)
+        except BaseExceptionGroup as group:
+            inner.append(group)
+            raise
+
+    assert await run_block(body) is inner[0]
+
+    # And ``except*`` sees the user's group as it was: one KeyError, no group around it.
+    caught: list[BaseExceptionGroup[BaseException]] = []
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, echo_version)
+        try:
+            async with brayns_trio.open_instance(
+                "host:5000", connector=peer.connector, settings=NO_PROBE
+            ) as instance:
+                await body(instance)
+        except* KeyError as group:
+            caught.append(group)
+        nursery.cancel_scope.cancel()
+    [matched] = caught
+    assert matched.message == inner[1].message
+    [leaf] = matched.exceptions
+    assert leaf is inner[1].exceptions[0]
+
+
+async def test_plain_exceptions_still_come_out_unwrapped() -> None:
+    raised = KeyError("mine")
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, echo_version)
+        with pytest.raises(KeyError) as info:
+            async with brayns_trio.open_instance(
+                "host:5000", connector=peer.connector, settings=NO_PROBE
+            ):
+                raise raised
+        nursery.cancel_scope.cancel()
+    assert info.value is raised
+    assert info.value.__context__ is None  # no group attached on the way out
