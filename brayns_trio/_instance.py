@@ -22,7 +22,9 @@ from typing import Any
 import attrs
 import trio
 import trio_websocket
+from typing_extensions import Buffer
 
+from ._codec import as_payload
 from ._errors import (
     BraynsConnectionError,
     ConnectError,
@@ -238,12 +240,13 @@ class Instance:
         """Send a request and return its JSON result. See :meth:`execute`."""
         return (await self.execute(method, params)).result
 
-    async def execute(self, method: str, params: Any = None, binary: bytes = b"") -> Reply:
+    async def execute(self, method: str, params: Any = None, binary: Buffer = b"") -> Reply:
         """Send a request and return its :class:`Reply` (result and binary payload).
 
         ``params`` of ``None`` are sent as the method needs: left out for methods without params
         and ``{}`` for object params. ``binary``, if not empty, is sent in a binary frame
-        (``upload-model``).
+        (``upload-model``): ``bytes`` or any contiguous buffer (``bytearray``, ``memoryview``,
+        a NumPy array...), sent without a copy, so it must not change until the call returns.
 
         Cancellation: cancelling the caller frees its slot at once. If the request was already sent
         and its method is asynchronous on the server (add-model, upload-model, snapshot,
@@ -251,21 +254,25 @@ class Instance:
 
         Error handling: :class:`JsonRpcError` for an error reply; :class:`RequestNotSent` or
         :class:`OutcomeUnknown` if the link is lost (see :class:`ConnectionLost`);
-        :class:`InstanceClosed` once closed; ``ValueError``/``TypeError`` for bad arguments.
+        :class:`InstanceClosed` once closed. Raised before anything is sent: ``TypeError`` for
+        params JSON cannot hold or a ``binary`` that is not bytes-like, ``ValueError`` for NaN or
+        infinity in the params or an empty method.
         """
         call = await self._new_call(method, params, binary, progress=False)
         return await self._wait(call)
 
-    async def notify(self, method: str, params: Any = None, binary: bytes = b"") -> None:
+    async def notify(self, method: str, params: Any = None, binary: Buffer = b"") -> None:
         """Send a notification: the server runs it and answers nothing, not even an error.
 
         Returns once the message is handed to the network (it waits for the link like a request).
 
-        Error handling: :class:`RequestNotSent` if it could not be sent; :class:`InstanceClosed`.
+        Error handling: :class:`RequestNotSent` if it could not be sent; :class:`InstanceClosed`;
+        bad arguments raise before anything is sent, as for :meth:`execute`.
         """
         self._admit()
+        payload = as_payload(binary)
         await self._wait_for_room(request=False)
-        call = self._session.notification(method, params, binary, priority=self._is_hook())
+        call = self._session.notification(method, params, payload, priority=self._is_hook())
         self._outbox_ready.set()
         outcome = await self._outcome(call)
         if isinstance(outcome, BaseException):
@@ -273,12 +280,14 @@ class Instance:
 
     @asynccontextmanager
     async def task(
-        self, method: str, params: Any = None, binary: bytes = b""
+        self, method: str, params: Any = None, binary: Buffer = b""
     ) -> AsyncIterator[Task]:
         """Send a long request and follow it: ``async with instance.task(...) as task:``.
 
         The :class:`Task` gives the progress messages and the reply. Leaving the block before the
         reply came abandons the request (and sends a ``cancel`` for it if it is asynchronous).
+
+        Error handling: bad arguments raise before anything is sent, as for :meth:`execute`.
         """
         call = await self._new_call(method, params, binary, progress=True)
         try:
@@ -309,13 +318,14 @@ class Instance:
                 f"not connected ({self._state.value}) and wait_for_connection is off"
             )
 
-    async def _new_call(self, method: str, params: Any, binary: bytes, *, progress: bool) -> Call:
+    async def _new_call(self, method: str, params: Any, binary: Buffer, *, progress: bool) -> Call:
         self._admit()
+        payload = as_payload(binary)
         if self.settings.validate_params:
             check_params(method, params)
         await self._wait_for_room(request=True)
         call = self._session.request(
-            method, params, binary, progress=progress, priority=self._is_hook()
+            method, params, payload, progress=progress, priority=self._is_hook()
         )
         self._outbox_ready.set()
         return call

@@ -5,6 +5,7 @@ Time-based behaviour runs under the autojump clock and asserts exact virtual tim
 
 from __future__ import annotations
 
+import array
 import logging
 import math
 import random
@@ -1204,3 +1205,62 @@ async def test_plain_exceptions_still_come_out_unwrapped() -> None:
         nursery.cancel_scope.cancel()
     assert info.value is raised
     assert info.value.__context__ is None  # no group attached on the way out
+
+
+class PayloadRecorder:
+    """Records each message with its binary payload, and answers requests with ``None``."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, Any], bytes]] = []
+
+    async def __call__(self, ws: WS) -> None:
+        while True:
+            frame = await ws.get_message()
+            payload = b""
+            if isinstance(frame, bytes):
+                size = int.from_bytes(frame[:4], "little")
+                frame, payload = frame[4 : 4 + size], frame[4 + size :]
+            message = orjson.loads(frame)
+            self.received.append((message, payload))
+            if "id" in message:
+                await ws.send_message(reply(message))
+
+
+@pytest.mark.parametrize("binary", ["text", [1, 2], object(), memoryview(b"abcdef")[::2]])
+async def test_a_bad_binary_raises_in_the_caller_and_spares_the_link(binary: Any) -> None:
+    recorder = PayloadRecorder()
+    async with connected(recorder) as (_peer, instance):
+        with pytest.raises(TypeError, match="binary must be"):
+            await instance.execute("upload-model", {}, binary)
+        with pytest.raises(TypeError, match="binary must be"):
+            await instance.notify("upload-model", {}, binary)
+        with pytest.raises(TypeError, match="binary must be"):
+            async with instance.task("upload-model", {}, binary):
+                pass  # pragma: no cover
+        # Nothing was queued or sent, and the link never dropped.
+        await instance.request("get-version")
+        assert [message["method"] for message, _ in recorder.received] == ["get-version"]
+        assert instance.stats.connects == 1
+        assert instance.stats.pending == 0
+
+
+async def test_any_contiguous_buffer_is_sent_as_its_bytes() -> None:
+    recorder = PayloadRecorder()
+    numbers = array.array("i", [1, -2, 3])
+    async with connected(recorder) as (_peer, instance):
+        await instance.execute("upload-model", {}, numbers)
+        await instance.notify("upload-model", {}, bytearray(b"abc"))
+        await instance.execute("upload-model", {}, memoryview(b"xyz"))
+    assert [payload for _, payload in recorder.received] == [numbers.tobytes(), b"abc", b"xyz"]
+
+
+async def test_nan_and_infinity_in_params_raise_before_sending() -> None:
+    recorder = PayloadRecorder()
+    async with connected(recorder) as (_peer, instance):
+        with pytest.raises(ValueError, match=r"params\.size\[1\] is nan"):
+            await instance.request("snapshot", {"size": [64, math.nan]})
+        with pytest.raises(ValueError, match=r"params\[0\] is inf"):
+            await instance.notify("set-camera-view", [math.inf])
+        await instance.request("get-version")
+        assert [message["method"] for message, _ in recorder.received] == ["get-version"]
+        assert instance.stats.connects == 1
