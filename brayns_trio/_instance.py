@@ -284,8 +284,10 @@ class Instance:
     ) -> AsyncIterator[Task]:
         """Send a long request and follow it: ``async with instance.task(...) as task:``.
 
-        The :class:`Task` gives the progress messages and the reply. Leaving the block before the
-        reply came abandons the request (and sends a ``cancel`` for it if it is asynchronous).
+        The :class:`Task` gives the progress messages and the reply, which two tasks may follow
+        at once (one shows the progress while the other waits for the reply). Leaving the block
+        before the reply came abandons the request (and sends a ``cancel`` for it if it is
+        asynchronous).
 
         Error handling: bad arguments raise before anything is sent, as for :meth:`execute`.
         """
@@ -327,6 +329,9 @@ class Instance:
         call = self._session.request(
             method, params, payload, progress=progress, priority=self._is_hook()
         )
+        if progress:
+            # Progress and reply may be followed from several tasks: each parks here.
+            call.waiter = trio.lowlevel.ParkingLot()
         self._outbox_ready.set()
         return call
 
@@ -392,22 +397,18 @@ class Instance:
 
     async def _park(self, call: Call) -> None:
         """Wait for any change of ``call`` (progress or outcome) without abandoning it."""
-        if call.waiter is not None:
-            raise RuntimeError(f"another task already waits on request {call.id}")
-        call.waiter = trio.lowlevel.current_task()
-
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            call.waiter = None
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
+        lot = call.waiter
+        assert type(lot) is trio.lowlevel.ParkingLot
+        await lot.park()
 
     @staticmethod
     def _wake(call: Call) -> None:
-        task = call.waiter
-        if task is not None:
+        waiter = call.waiter
+        if type(waiter) is trio.lowlevel.ParkingLot:
+            waiter.unpark_all()  # a task's followers: they stay parked there
+        elif waiter is not None:
             call.waiter = None
-            trio.lowlevel.reschedule(task)
+            trio.lowlevel.reschedule(waiter)
 
     # -- state ----------------------------------------------------------------------------------
 

@@ -485,45 +485,48 @@ async def test_check_version_setting_runs_on_connect() -> None:
         assert instance.stats.requests_sent == 1
 
 
-async def test_task_progress_reply_and_cancel(autojump_clock: trio.testing.MockClock) -> None:
-    async def snapshot_server(ws: WS) -> None:
-        while True:
-            message = orjson.loads(await ws.get_message())
-            if message["method"] == "snapshot":
-                for amount in (0.0, 0.5):
-                    progress = {
-                        "amount": amount,
-                        "id": message["id"],
-                        "operation": "Rendering snapshot ...",
-                    }
-                    await ws.send_message(
-                        orjson.dumps(
-                            {"jsonrpc": "2.0", "method": "snapshot", "params": progress}
-                        ).decode()
-                    )
-                    await trio.sleep(1)
-                if message["params"].get("slow"):
-                    cancel = orjson.loads(await ws.get_message())
-                    await ws.send_message(reply(cancel))
-                    await ws.send_message(
-                        orjson.dumps(
-                            {
-                                "error": {"code": 20, "message": "Task has been cancelled"},
-                                "id": message["id"],
-                                "jsonrpc": "2.0",
-                            }
-                        ).decode()
-                    )
-                    continue
-                text = orjson.dumps(
-                    {
-                        "id": message["id"],
-                        "jsonrpc": "2.0",
-                        "result": {"color_buffer": {"offset": 0, "size": 4}},
-                    }
+async def snapshot_server(ws: WS) -> None:
+    """Progress 0.0, a second, progress 0.5, a second, then the reply (or, for
+    ``{"slow": true}`` params, wait for a cancel and answer code 20)."""
+    while True:
+        message = orjson.loads(await ws.get_message())
+        if message["method"] == "snapshot":
+            for amount in (0.0, 0.5):
+                progress = {
+                    "amount": amount,
+                    "id": message["id"],
+                    "operation": "Rendering snapshot ...",
+                }
+                await ws.send_message(
+                    orjson.dumps(
+                        {"jsonrpc": "2.0", "method": "snapshot", "params": progress}
+                    ).decode()
                 )
-                await ws.send_message(len(text).to_bytes(4, "little") + text + b"\x89PNG")
+                await trio.sleep(1)
+            if message["params"].get("slow"):
+                cancel = orjson.loads(await ws.get_message())
+                await ws.send_message(reply(cancel))
+                await ws.send_message(
+                    orjson.dumps(
+                        {
+                            "error": {"code": 20, "message": "Task has been cancelled"},
+                            "id": message["id"],
+                            "jsonrpc": "2.0",
+                        }
+                    ).decode()
+                )
+                continue
+            text = orjson.dumps(
+                {
+                    "id": message["id"],
+                    "jsonrpc": "2.0",
+                    "result": {"color_buffer": {"offset": 0, "size": 4}},
+                }
+            )
+            await ws.send_message(len(text).to_bytes(4, "little") + text + b"\x89PNG")
 
+
+async def test_task_progress_reply_and_cancel(autojump_clock: trio.testing.MockClock) -> None:
     async with connected(snapshot_server, settings=NO_PROBE) as (_peer, instance):
         async with instance.task("snapshot", {}) as task:
             seen = [(p.operation, p.amount) async for p in task.progress()]
@@ -1264,3 +1267,25 @@ async def test_nan_and_infinity_in_params_raise_before_sending() -> None:
         await instance.request("get-version")
         assert [message["method"] for message, _ in recorder.received] == ["get-version"]
         assert instance.stats.connects == 1
+
+
+async def test_progress_and_reply_followed_from_two_tasks(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with connected(snapshot_server) as (_peer, instance):
+        start = trio.current_time()
+        seen: list[tuple[float, float]] = []
+        async with instance.task("snapshot", {}) as task:
+
+            async def show_progress() -> None:
+                async for progress in task.progress():
+                    seen.append((progress.amount, trio.current_time() - start))
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(show_progress)
+                result = await task.reply()
+                replied = trio.current_time() - start
+        assert seen == [(0.0, 0.0), (0.5, 1.0)]
+        assert replied == 2.0
+        assert result.binary == b"\x89PNG"
+        assert instance.stats.pending == 0
