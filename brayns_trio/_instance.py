@@ -197,6 +197,8 @@ class Instance:
         # notifications only byte room.
         self._room_requests = trio.lowlevel.ParkingLot()
         self._room_notifications = trio.lowlevel.ParkingLot()
+        # The run that owns the instance: callers from another one are refused.
+        self._token = trio.lowlevel.current_trio_token()
 
     # -- public surface -----------------------------------------------------------------------
 
@@ -256,7 +258,8 @@ class Instance:
         :class:`OutcomeUnknown` if the link is lost (see :class:`ConnectionLost`);
         :class:`InstanceClosed` once closed. Raised before anything is sent: ``TypeError`` for
         params JSON cannot hold or a ``binary`` that is not bytes-like, ``ValueError`` for NaN or
-        infinity in the params or an empty method.
+        infinity in the params or an empty method, ``RuntimeError`` when called from another
+        ``trio.run`` than the instance's.
         """
         call = await self._new_call(method, params, binary, progress=False)
         return await self._wait(call)
@@ -308,7 +311,21 @@ class Instance:
     def _is_hook(self) -> bool:
         return _IN_HOOK.get() is self
 
+    def _check_run(self) -> None:
+        """Refuse a caller from another ``trio.run`` (another thread): the instance's tasks
+        cannot wake it, nor it them."""
+        try:
+            token = trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            token = None
+        if token is not self._token:
+            raise RuntimeError(
+                "this Instance belongs to another trio.run (another thread or event loop): "
+                "use it only from the run that opened it, or open an instance in each run"
+            )
+
     def _admit(self) -> None:
+        self._check_run()
         if self._state is State.CLOSED:
             raise InstanceClosed("the instance is closed") from self._session.closed
         if (
@@ -397,6 +414,7 @@ class Instance:
 
     async def _park(self, call: Call) -> None:
         """Wait for any change of ``call`` (progress or outcome) without abandoning it."""
+        self._check_run()
         lot = call.waiter
         assert type(lot) is trio.lowlevel.ParkingLot
         await lot.park()
@@ -421,6 +439,7 @@ class Instance:
         Yields a receive channel of :class:`StateChange`. A subscriber more than ``buffer``
         changes behind loses the newest ones (logged): the instance never waits for a reader.
         """
+        self._check_run()
         send, receive = trio.open_memory_channel[StateChange](buffer)
         self._subscribers.append(send)
         try:
@@ -794,6 +813,7 @@ class Task:
         Error handling: as :meth:`Instance.execute`; :class:`TaskCancelledError` once cancelled;
         ``RuntimeError`` if the ``task`` block was left before the reply came.
         """
+        self._instance._check_run()
         call = self._call
         if call.outcome is None:
             while call.outcome is None:
@@ -825,6 +845,7 @@ class Task:
         not cancellable." for a synchronous method).
         """
         call = self._call
+        self._instance._check_run()
         if call.state is CallState.DONE or call.state is CallState.ABANDONED:
             await trio.lowlevel.checkpoint()
             return

@@ -1289,3 +1289,28 @@ async def test_progress_and_reply_followed_from_two_tasks(
         assert replied == 2.0
         assert result.binary == b"\x89PNG"
         assert instance.stats.pending == 0
+
+
+async def test_a_call_from_another_trio_run_is_refused_and_harms_nothing() -> None:
+    recorder = Recorder()
+    async with connected(recorder) as (_peer, instance):
+        errors: list[BaseException] = []
+
+        def foreign() -> None:
+            async def call() -> None:
+                try:
+                    await instance.request("echo", "from another run")
+                except BaseException as error:
+                    errors.append(error)
+
+            trio.run(call)
+
+        with trio.fail_after(10):
+            await trio.to_thread.run_sync(foreign)
+            assert len(errors) == 1
+            assert isinstance(errors[0], RuntimeError)
+            assert "another trio.run" in str(errors[0])
+            # The instance is unaffected: nothing leaked, and its own callers go on.
+            assert instance.stats.pending == 0
+            assert await instance.request("echo", "home") == "home"
+        assert recorder.methods() == ["echo"]
