@@ -9,7 +9,6 @@ and park until the reader (or a lost link) gives the call its outcome.
 
 from __future__ import annotations
 
-import contextvars
 import enum
 import logging
 import math
@@ -57,10 +56,6 @@ logger = logging.getLogger("brayns_trio")
 
 OnConnect = Callable[["Instance"], Awaitable[None]]
 """An async callable run on every new connection before queued requests are released."""
-
-_IN_HOOK: contextvars.ContextVar[Instance | None] = contextvars.ContextVar(
-    "brayns_trio_in_hook", default=None
-)
 
 
 class State(enum.Enum):
@@ -197,8 +192,10 @@ class Instance:
         # notifications only byte room.
         self._room_requests = trio.lowlevel.ParkingLot()
         self._room_notifications = trio.lowlevel.ParkingLot()
-        # The run that owns the instance: callers from another one are refused.
+        # The run that owns the instance (callers from another one are refused), and the task
+        # running the on-connect hooks while they run.
         self._token = trio.lowlevel.current_trio_token()
+        self._hook_task: trio.lowlevel.Task | None = None
 
     # -- public surface -----------------------------------------------------------------------
 
@@ -309,7 +306,20 @@ class Instance:
     # -- calls --------------------------------------------------------------------------------
 
     def _is_hook(self) -> bool:
-        return _IN_HOOK.get() is self
+        """Whether the caller is the on-connect hook's task, or a task of a nursery inside it.
+
+        Tasks the hook starts in a nursery that outlives it are ordinary callers.
+        """
+        hook = self._hook_task
+        if hook is None:
+            return False
+        task: trio.lowlevel.Task | None = trio.lowlevel.current_task()
+        while task is not None:
+            if task is hook:
+                return True
+            nursery = task.parent_nursery
+            task = None if nursery is None else nursery.parent_task
+        return False
 
     def _check_run(self) -> None:
         """Refuse a caller from another ``trio.run`` (another thread): the instance's tasks
@@ -626,7 +636,7 @@ class Instance:
         self._ready.set()
 
     async def _run_hooks(self) -> None:
-        token = _IN_HOOK.set(self)
+        self._hook_task = trio.lowlevel.current_task()
         try:
             if self.settings.check_version:
                 from ._version import check_version
@@ -635,7 +645,7 @@ class Instance:
             if self._on_connect is not None:
                 await self._on_connect(self)
         finally:
-            _IN_HOOK.reset(token)
+            self._hook_task = None
 
     async def _guard_websocket(
         self, lost: Callable[[BaseException], None], *, task_status: trio.TaskStatus[trio.Nursery]
