@@ -1184,6 +1184,8 @@ async def run_block(body: Callable[[brayns_trio.Instance], Awaitable[None]]) -> 
 async def test_exceptions_and_groups_from_the_block_come_out_as_the_same_object() -> None:
     for raised in (
         KeyError("plain"),
+        KeyboardInterrupt(),
+        SystemExit(3),
         ExceptionGroup("two", [KeyError(1), ValueError(2)]),
         ExceptionGroup("one", [KeyError(1)]),
     ):
