@@ -737,7 +737,9 @@ async def test_get_version_rejects_a_malformed_result() -> None:
 
 
 async def test_notify_fails_fast_when_disconnected(autojump_clock: trio.testing.MockClock) -> None:
-    settings = Settings(probe_timeout=None, wait_for_connection=False, backoff=Backoff(initial=5.0))
+    # No jitter: a random delay under 0.1 s would reconnect before the notification.
+    backoff = Backoff(initial=5.0, jitter=0.0)
+    settings = Settings(probe_timeout=None, wait_for_connection=False, backoff=backoff)
     async with connected(Recorder(), settings=settings) as (peer, instance):
         peer.drop_all()
         await trio.sleep(0.1)
