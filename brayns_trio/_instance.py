@@ -9,7 +9,6 @@ and park until the reader (or a lost link) gives the call its outcome.
 
 from __future__ import annotations
 
-import contextvars
 import enum
 import logging
 import math
@@ -22,7 +21,9 @@ from typing import Any
 import attrs
 import trio
 import trio_websocket
+from typing_extensions import Buffer
 
+from ._codec import as_payload
 from ._errors import (
     BraynsConnectionError,
     ConnectError,
@@ -55,10 +56,6 @@ logger = logging.getLogger("brayns_trio")
 
 OnConnect = Callable[["Instance"], Awaitable[None]]
 """An async callable run on every new connection before queued requests are released."""
-
-_IN_HOOK: contextvars.ContextVar[Instance | None] = contextvars.ContextVar(
-    "brayns_trio_in_hook", default=None
-)
 
 
 class State(enum.Enum):
@@ -195,6 +192,10 @@ class Instance:
         # notifications only byte room.
         self._room_requests = trio.lowlevel.ParkingLot()
         self._room_notifications = trio.lowlevel.ParkingLot()
+        # The run that owns the instance (callers from another one are refused), and the task
+        # running the on-connect hooks while they run.
+        self._token = trio.lowlevel.current_trio_token()
+        self._hook_task: trio.lowlevel.Task | None = None
 
     # -- public surface -----------------------------------------------------------------------
 
@@ -238,12 +239,13 @@ class Instance:
         """Send a request and return its JSON result. See :meth:`execute`."""
         return (await self.execute(method, params)).result
 
-    async def execute(self, method: str, params: Any = None, binary: bytes = b"") -> Reply:
+    async def execute(self, method: str, params: Any = None, binary: Buffer = b"") -> Reply:
         """Send a request and return its :class:`Reply` (result and binary payload).
 
         ``params`` of ``None`` are sent as the method needs: left out for methods without params
         and ``{}`` for object params. ``binary``, if not empty, is sent in a binary frame
-        (``upload-model``).
+        (``upload-model``): ``bytes`` or any contiguous buffer (``bytearray``, ``memoryview``,
+        a NumPy array...), sent without a copy, so it must not change until the call returns.
 
         Cancellation: cancelling the caller frees its slot at once. If the request was already sent
         and its method is asynchronous on the server (add-model, upload-model, snapshot,
@@ -251,21 +253,26 @@ class Instance:
 
         Error handling: :class:`JsonRpcError` for an error reply; :class:`RequestNotSent` or
         :class:`OutcomeUnknown` if the link is lost (see :class:`ConnectionLost`);
-        :class:`InstanceClosed` once closed; ``ValueError``/``TypeError`` for bad arguments.
+        :class:`InstanceClosed` once closed. Raised before anything is sent: ``TypeError`` for
+        params JSON cannot hold or a ``binary`` that is not bytes-like, ``ValueError`` for NaN or
+        infinity in the params or an empty method, ``RuntimeError`` when called from another
+        ``trio.run`` than the instance's.
         """
         call = await self._new_call(method, params, binary, progress=False)
         return await self._wait(call)
 
-    async def notify(self, method: str, params: Any = None, binary: bytes = b"") -> None:
+    async def notify(self, method: str, params: Any = None, binary: Buffer = b"") -> None:
         """Send a notification: the server runs it and answers nothing, not even an error.
 
         Returns once the message is handed to the network (it waits for the link like a request).
 
-        Error handling: :class:`RequestNotSent` if it could not be sent; :class:`InstanceClosed`.
+        Error handling: :class:`RequestNotSent` if it could not be sent; :class:`InstanceClosed`;
+        bad arguments raise before anything is sent, as for :meth:`execute`.
         """
         self._admit()
+        payload = as_payload(binary)
         await self._wait_for_room(request=False)
-        call = self._session.notification(method, params, binary, priority=self._is_hook())
+        call = self._session.notification(method, params, payload, priority=self._is_hook())
         self._outbox_ready.set()
         outcome = await self._outcome(call)
         if isinstance(outcome, BaseException):
@@ -273,12 +280,16 @@ class Instance:
 
     @asynccontextmanager
     async def task(
-        self, method: str, params: Any = None, binary: bytes = b""
+        self, method: str, params: Any = None, binary: Buffer = b""
     ) -> AsyncIterator[Task]:
         """Send a long request and follow it: ``async with instance.task(...) as task:``.
 
-        The :class:`Task` gives the progress messages and the reply. Leaving the block before the
-        reply came abandons the request (and sends a ``cancel`` for it if it is asynchronous).
+        The :class:`Task` gives the progress messages and the reply, which two tasks may follow
+        at once (one shows the progress while the other waits for the reply). Leaving the block
+        before the reply came abandons the request (and sends a ``cancel`` for it if it is
+        asynchronous).
+
+        Error handling: bad arguments raise before anything is sent, as for :meth:`execute`.
         """
         call = await self._new_call(method, params, binary, progress=True)
         try:
@@ -295,9 +306,36 @@ class Instance:
     # -- calls --------------------------------------------------------------------------------
 
     def _is_hook(self) -> bool:
-        return _IN_HOOK.get() is self
+        """Whether the caller is the on-connect hook's task, or a task of a nursery inside it.
+
+        Tasks the hook starts in a nursery that outlives it are ordinary callers.
+        """
+        hook = self._hook_task
+        if hook is None:
+            return False
+        task: trio.lowlevel.Task | None = trio.lowlevel.current_task()
+        while task is not None:
+            if task is hook:
+                return True
+            nursery = task.parent_nursery
+            task = None if nursery is None else nursery.parent_task
+        return False
+
+    def _check_run(self) -> None:
+        """Refuse a caller from another ``trio.run`` (another thread): the instance's tasks
+        cannot wake it, nor it them."""
+        try:
+            token = trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            token = None
+        if token is not self._token:
+            raise RuntimeError(
+                "this Instance belongs to another trio.run (another thread or event loop): "
+                "use it only from the run that opened it, or open an instance in each run"
+            )
 
     def _admit(self) -> None:
+        self._check_run()
         if self._state is State.CLOSED:
             raise InstanceClosed("the instance is closed") from self._session.closed
         if (
@@ -309,14 +347,18 @@ class Instance:
                 f"not connected ({self._state.value}) and wait_for_connection is off"
             )
 
-    async def _new_call(self, method: str, params: Any, binary: bytes, *, progress: bool) -> Call:
+    async def _new_call(self, method: str, params: Any, binary: Buffer, *, progress: bool) -> Call:
         self._admit()
+        payload = as_payload(binary)
         if self.settings.validate_params:
             check_params(method, params)
         await self._wait_for_room(request=True)
         call = self._session.request(
-            method, params, binary, progress=progress, priority=self._is_hook()
+            method, params, payload, progress=progress, priority=self._is_hook()
         )
+        if progress:
+            # Progress and reply may be followed from several tasks: each parks here.
+            call.waiter = trio.lowlevel.ParkingLot()
         self._outbox_ready.set()
         return call
 
@@ -382,22 +424,19 @@ class Instance:
 
     async def _park(self, call: Call) -> None:
         """Wait for any change of ``call`` (progress or outcome) without abandoning it."""
-        if call.waiter is not None:
-            raise RuntimeError(f"another task already waits on request {call.id}")
-        call.waiter = trio.lowlevel.current_task()
-
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            call.waiter = None
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
+        self._check_run()
+        lot = call.waiter
+        assert type(lot) is trio.lowlevel.ParkingLot
+        await lot.park()
 
     @staticmethod
     def _wake(call: Call) -> None:
-        task = call.waiter
-        if task is not None:
+        waiter = call.waiter
+        if type(waiter) is trio.lowlevel.ParkingLot:
+            waiter.unpark_all()  # a task's followers: they stay parked there
+        elif waiter is not None:
             call.waiter = None
-            trio.lowlevel.reschedule(task)
+            trio.lowlevel.reschedule(waiter)
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -410,6 +449,7 @@ class Instance:
         Yields a receive channel of :class:`StateChange`. A subscriber more than ``buffer``
         changes behind loses the newest ones (logged): the instance never waits for a reader.
         """
+        self._check_run()
         send, receive = trio.open_memory_channel[StateChange](buffer)
         self._subscribers.append(send)
         try:
@@ -596,7 +636,7 @@ class Instance:
         self._ready.set()
 
     async def _run_hooks(self) -> None:
-        token = _IN_HOOK.set(self)
+        self._hook_task = trio.lowlevel.current_task()
         try:
             if self.settings.check_version:
                 from ._version import check_version
@@ -605,7 +645,7 @@ class Instance:
             if self._on_connect is not None:
                 await self._on_connect(self)
         finally:
-            _IN_HOOK.reset(token)
+            self._hook_task = None
 
     async def _guard_websocket(
         self, lost: Callable[[BaseException], None], *, task_status: trio.TaskStatus[trio.Nursery]
@@ -783,6 +823,7 @@ class Task:
         Error handling: as :meth:`Instance.execute`; :class:`TaskCancelledError` once cancelled;
         ``RuntimeError`` if the ``task`` block was left before the reply came.
         """
+        self._instance._check_run()
         call = self._call
         if call.outcome is None:
             while call.outcome is None:
@@ -814,6 +855,7 @@ class Task:
         not cancellable." for a synchronous method).
         """
         call = self._call
+        self._instance._check_run()
         if call.state is CallState.DONE or call.state is CallState.ABANDONED:
             await trio.lowlevel.checkpoint()
             return
@@ -846,8 +888,17 @@ class _ProgressIterator:
         return call.progress.popleft()
 
 
+def _leaves(error: BaseException) -> list[int]:
+    """The identities of the exceptions in ``error``, groups flattened. Cancel scopes split
+    groups on their way out, which copies every group but never the exceptions in them."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [id(error)]
+
+
 def _unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The single real exception of a group made only by strict nurseries."""
+    """The single real exception of a group made only by strict nurseries (for exceptions that
+    did not come from the block)."""
     while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
         group = group.exceptions[0]  # type: ignore[assignment]
     return group
@@ -883,8 +934,9 @@ async def open_instance(
     Leaving it closes the link and fails whatever still waits with :class:`InstanceClosed`.
 
     Error handling: :class:`ConnectError` if the first connection fails (by default), or the
-    on-connect hook's own exception (for instance :class:`VersionError`). Exceptions from the
-    block come out as they are, not wrapped in an exception group.
+    on-connect hook's own exception (for instance :class:`VersionError`); ``ValueError`` for a
+    bad URI. Exceptions from the block come out as they are: the very same object, not wrapped
+    in an exception group, and an exception group raised in the block is not altered.
     """
     settings = settings if settings is not None else Settings()
     endpoint = parse_uri(uri, secure=ssl_context is not None)
@@ -901,23 +953,37 @@ async def open_instance(
         rng=rng if rng is not None else random.Random(),
         on_orphan_error=on_orphan_error,
     )
+    raised: BaseException | None = None  # what the block (or the wait before it) raised
+    error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(instance._supervise)
-            await instance._ready.wait()
-            if instance._fatal is not None:
-                raise instance._fatal
-            if instance.state is State.CLOSED:
-                raise InstanceClosed(
-                    "the instance closed before it connected"
-                ) from instance._session.closed
             try:
-                yield instance
-            finally:
-                instance._close(InstanceClosed("the instance was closed"))
-                nursery.cancel_scope.cancel()
+                nursery.start_soon(instance._supervise)
+                await instance._ready.wait()
+                if instance._fatal is not None:
+                    raise instance._fatal
+                if instance.state is State.CLOSED:
+                    raise InstanceClosed(
+                        "the instance closed before it connected"
+                    ) from instance._session.closed
+                try:
+                    yield instance
+                finally:
+                    instance._close(InstanceClosed("the instance was closed"))
+                    nursery.cancel_scope.cancel()
+            except BaseException as exception:
+                raised = exception
+                raise
     except BaseExceptionGroup as group:
-        error = _unwrap(group)
-        if isinstance(error, BaseExceptionGroup):
-            raise
-        raise error from error.__cause__
+        # The nursery wraps what its body raised in a group of its own: give back the very
+        # object, a group raised in the block included. Anything else (an interrupt delivered
+        # to the supervisor) is unwrapped down to its single leaf, if it has one.
+        if raised is not None and _leaves(group) == _leaves(raised):
+            error = raised
+        else:
+            error = _unwrap(group)
+            if isinstance(error, BaseExceptionGroup):
+                raise
+    if error is not None:
+        # Raised outside the handler above, so the group is not attached as its context.
+        raise error

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+from typing_extensions import Buffer
 
 __all__ = ["ErrorReply", "Progress", "Reply", "Request", "RequestId"]
 
@@ -24,13 +25,14 @@ class Request:
     """A request (``id`` set) or a notification (``id`` is ``None``).
 
     ``params`` of ``None`` is left out of the message, which Brayns reads as ``null``: that is what
-    methods without params require. ``binary``, when not empty, makes the message a binary frame.
+    methods without params require. ``binary``, when not empty, makes the message a binary frame
+    (any bytes-like object: see :func:`brayns_trio._codec.as_payload`).
     """
 
     method: str
     params: Any = None
     id: RequestId | None = None
-    binary: bytes = b""
+    binary: Buffer = b""
 
 
 @attrs.frozen(slots=True)

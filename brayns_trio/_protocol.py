@@ -58,6 +58,11 @@ class CallState(enum.Enum):
 
 _NOTHING = Encoded(False, (), 0)
 
+_LOST_BEFORE_RESEND = (
+    "the request was sent, then the connection was lost before its reply; it was waiting to "
+    "be sent again"
+)
+
 
 @attrs.define(slots=True, eq=False)
 class Call:
@@ -392,9 +397,11 @@ class Session:
             call.state = CallState.DONE
             if not call.detached:
                 # An idempotent call put back after a lost link was sent before: its outcome is
-                # unknown, not "never sent".
-                kind = OutcomeUnknown if call.sent else RequestNotSent
-                self._fail(call, kind, message, cause)
+                # unknown, not "never sent", and its message says so.
+                if call.sent:
+                    self._fail(call, OutcomeUnknown, _LOST_BEFORE_RESEND, cause)
+                else:
+                    self._fail(call, RequestNotSent, message, cause)
                 failed.append(call)
         return failed
 

@@ -6,7 +6,8 @@ Only connection management has timeouts: individual calls take none (use ``trio.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import attrs
@@ -26,19 +27,64 @@ class FirstConnect(enum.Enum):
     """Retry with the reconnect policy (a job started before its server)."""
 
 
+Validator = Callable[[Any, Any, Any], None]
+
+USER_TIMEOUT_MAX = 2_147_483.647
+"""``TCP_USER_TIMEOUT`` is an int of milliseconds: the largest ``user_timeout``, in seconds."""
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _non_negative(instance: object, attribute: Any, value: float) -> None:
-    if value < 0:
+    if not (_is_number(value) and value >= 0):
         raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
 
 
 def _positive(instance: object, attribute: Any, value: float) -> None:
-    if not value > 0:
+    if not (_is_number(value) and value > 0):
         raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
 
 
 def _optional_positive(instance: object, attribute: Any, value: float | None) -> None:
-    if value is not None and not value > 0:
+    if value is not None and not (_is_number(value) and value > 0):
         raise ValueError(f"{attribute.name} must be > 0 or None, got {value!r}")
+
+
+def _whole(value: Any) -> Any:
+    """An integral float (``5.0``) as the int it is; anything else unchanged, for the
+    validator to judge."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+def _integer(low: int, high: float = math.inf, *, optional: bool = False) -> Validator:
+    """A validator: an int from ``low`` to ``high`` (``None`` too when ``optional``)."""
+    span = f">= {low}" if high == math.inf else f"from {low} to {high}"
+    none = " or None" if optional else ""
+
+    def check(instance: object, attribute: Any, value: Any) -> None:
+        if optional and value is None:
+            return
+        if type(value) is not int or not low <= value <= high:
+            raise ValueError(f"{attribute.name} must be an integer {span}{none}, got {value!r}")
+
+    return check
+
+
+def _user_timeout(instance: object, attribute: Any, value: float) -> None:
+    if not (_is_number(value) and 0.001 <= value <= USER_TIMEOUT_MAX):
+        raise ValueError(
+            f"{attribute.name} must be from 0.001 to {USER_TIMEOUT_MAX} seconds (a whole number "
+            f"of milliseconds is sent to the socket), got {value!r}"
+        )
+
+
+def _boolean(instance: object, attribute: Any, value: Any) -> None:
+    if type(value) is not bool:
+        raise TypeError(f"{attribute.name} must be True or False, got {value!r}")
 
 
 def _frozenset_of_str(methods: Iterable[str]) -> frozenset[str]:
@@ -66,10 +112,13 @@ class Settings:
             message: 4-8x slower when pipelining, and 1.5x the memory on large replies).
 
     Liveness (the server drops a client that sends a WebSocket ping, so none is ever sent):
-        keepalive_idle, keepalive_interval, keepalive_count: TCP keepalive probes.
+        keepalive_idle, keepalive_interval, keepalive_count: TCP keepalive probes, in whole
+            seconds (idle and interval: 1 to 32767) and probes (count: 1 to 127), the ranges
+            Linux accepts.
         user_timeout: ``TCP_USER_TIMEOUT``, how long sent data or keepalive probes may stay
-            unacknowledged before the kernel drops the link. With the defaults a black-holed link
-            is detected within 15 s, idle or busy, whatever the server is doing.
+            unacknowledged before the kernel drops the link (0.001 to 2147483.647 s, sent as
+            whole milliseconds). With the defaults a black-holed link is detected within 15 s,
+            idle or busy, whatever the server is doing.
         probe_interval: after this long without any message from the server, send an
             application probe (a ``cancel`` for an unknown id, which Brayns answers at dispatch
             time, not behind queued renders).
@@ -111,40 +160,54 @@ class Settings:
             message, comes on top). A queued request abandoned by its caller stops counting at
             once. ``None``: no bound.
         Requests made by an ``on_connect`` hook, probes and cancels bypass both bounds.
+
+    Every value is checked when the settings are made: ``ValueError`` naming the field and the
+    accepted range (counts and sizes are integers; ``5.0`` is taken as ``5``), ``TypeError``
+    for a flag that is not a bool or a ``first_connect`` that is not a :class:`FirstConnect`.
     """
 
     connect_timeout: float = attrs.field(default=10.0, validator=_positive)
-    max_message_size: int = attrs.field(default=1 << 30, validator=_positive)
-    receive_buffer_size: int = attrs.field(default=256 * 1024, validator=_positive)
+    max_message_size: int = attrs.field(default=1 << 30, converter=_whole, validator=_integer(1))
+    receive_buffer_size: int = attrs.field(
+        default=256 * 1024, converter=_whole, validator=_integer(1)
+    )
     transport: Literal["native", "trio-websocket"] = attrs.field(
         default="native", validator=attrs.validators.in_(("native", "trio-websocket"))
     )
 
-    keepalive_idle: int = attrs.field(default=5, validator=_positive)
-    keepalive_interval: int = attrs.field(default=2, validator=_positive)
-    keepalive_count: int = attrs.field(default=3, validator=_positive)
-    user_timeout: float = attrs.field(default=15.0, validator=_positive)
+    keepalive_idle: int = attrs.field(default=5, converter=_whole, validator=_integer(1, 32767))
+    keepalive_interval: int = attrs.field(default=2, converter=_whole, validator=_integer(1, 32767))
+    keepalive_count: int = attrs.field(default=3, converter=_whole, validator=_integer(1, 127))
+    user_timeout: float = attrs.field(default=15.0, validator=_user_timeout)
     probe_interval: float = attrs.field(default=10.0, validator=_positive)
     probe_timeout: float | None = attrs.field(default=60.0, validator=_optional_positive)
 
-    reconnect: bool = True
-    backoff: Backoff = attrs.field(factory=Backoff)
+    reconnect: bool = attrs.field(default=True, validator=_boolean)
+    backoff: Backoff = attrs.field(factory=Backoff, validator=attrs.validators.instance_of(Backoff))
     healthy_after: float = attrs.field(default=10.0, validator=_non_negative)
-    max_attempts: int | None = attrs.field(default=None, validator=_optional_positive)
+    max_attempts: int | None = attrs.field(
+        default=None, converter=_whole, validator=_integer(1, optional=True)
+    )
     max_downtime: float | None = attrs.field(default=None, validator=_optional_positive)
-    first_connect: FirstConnect = FirstConnect.FAIL
+    first_connect: FirstConnect = attrs.field(
+        default=FirstConnect.FAIL, validator=attrs.validators.instance_of(FirstConnect)
+    )
 
-    wait_for_connection: bool = True
+    wait_for_connection: bool = attrs.field(default=True, validator=_boolean)
     idempotent: frozenset[str] = attrs.field(
         factory=lambda: default_idempotent(method_table().all), converter=_frozenset_of_str
     )
-    max_resends: int = attrs.field(default=3, validator=_non_negative)
-    check_version: bool = False
-    validate_params: bool = False
-    progress_buffer: int = attrs.field(default=256, validator=_positive)
+    max_resends: int = attrs.field(default=3, converter=_whole, validator=_integer(0))
+    check_version: bool = attrs.field(default=False, validator=_boolean)
+    validate_params: bool = attrs.field(default=False, validator=_boolean)
+    progress_buffer: int = attrs.field(default=256, converter=_whole, validator=_integer(1))
 
-    max_in_flight: int | None = attrs.field(default=10_000, validator=_optional_positive)
-    max_queued_bytes: int | None = attrs.field(default=64 << 20, validator=_optional_positive)
+    max_in_flight: int | None = attrs.field(
+        default=10_000, converter=_whole, validator=_integer(1, optional=True)
+    )
+    max_queued_bytes: int | None = attrs.field(
+        default=64 << 20, converter=_whole, validator=_integer(1, optional=True)
+    )
 
     def with_idempotent(self, methods: Iterable[str]) -> Settings:
         """A copy that also treats ``methods`` as idempotent."""

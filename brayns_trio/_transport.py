@@ -6,7 +6,9 @@ Every exception trio, trio-websocket, ``ssl`` or the OS raises while connecting 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -93,6 +95,7 @@ def parse_uri(uri: str, *, secure: bool = False) -> Endpoint:
         raise ValueError(f"invalid URI {uri!r}: {error}") from None
     if not parts.hostname:
         raise ValueError(f"invalid URI {uri!r}: no host")
+    _check_host(parts.hostname, uri)
     if port is None:
         raise ValueError(f"invalid URI {uri!r}: no port (Brayns has no default port)")
     if parts.query or parts.fragment or parts.username or parts.password:
@@ -103,6 +106,31 @@ def parse_uri(uri: str, *, secure: bool = False) -> Endpoint:
             "(percent-encode other characters)"
         )
     return Endpoint(parts.hostname, port, scheme == "wss", parts.path or "/")
+
+
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?\Z")
+
+
+def _check_host(host: str, uri: str) -> None:
+    """``ValueError`` unless ``host`` is an IP address or a name DNS can hold (IDNA included)."""
+    if ":" in host:  # only an IPv6 literal (in brackets) gets here with a colon
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"invalid URI {uri!r}: {host!r} is not an IPv6 address") from None
+        return
+    if any(len(label) > 63 for label in host.split(".")):
+        raise ValueError(f"invalid URI {uri!r}: a label of {host!r} is longer than 63 characters")
+    try:
+        name = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        name = ""
+    labels = name.removesuffix(".").split(".")
+    if not name or len(name) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise ValueError(
+            f"invalid URI {uri!r}: {host!r} is not a valid host name (labels of 1 to 63 "
+            "letters, digits, '-' or '_', separated by single dots)"
+        )
 
 
 def configure_socket(sock: trio.socket.SocketType, settings: Settings) -> None:

@@ -146,16 +146,24 @@ async def _snapshot(args: argparse.Namespace) -> None:
             raise UsageError("snapshot size must be at least 64x64")
         settings["size"] = [width, height]
     show_progress = sys.stderr.isatty()
-    async with (
-        _connect(args) as instance,
-        instance.task("snapshot", {"image_settings": settings}) as task,
-    ):
-        async for progress in task.progress():
-            if show_progress:
-                bar = "#" * int(progress.amount * 30)
-                sys.stderr.write(f"\r{progress.operation} [{bar:<30}] {progress.amount:4.0%}")
-                sys.stderr.flush()
-        reply = await task.reply()
+    async with _connect(args) as instance:
+        if "size" not in settings:
+            # Always send a size: a Brayns 3.10 server takes image settings without one as 0x0,
+            # not as the viewport, and aborts.
+            width, height = (await instance.request("get-application-parameters"))["viewport"]
+            if width < 64 or height < 64:
+                raise UsageError(
+                    f"the server's viewport is {width}x{height}, under the 64x64 a snapshot "
+                    "needs: give --size"
+                )
+            settings["size"] = [width, height]
+        async with instance.task("snapshot", {"image_settings": settings}) as task:
+            async for progress in task.progress():
+                if show_progress:
+                    bar = "#" * int(progress.amount * 30)
+                    sys.stderr.write(f"\r{progress.operation} [{bar:<30}] {progress.amount:4.0%}")
+                    sys.stderr.flush()
+            reply = await task.reply()
     if show_progress:
         sys.stderr.write("\n")
     await trio.Path(output).write_bytes(reply.binary)

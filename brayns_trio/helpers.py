@@ -53,6 +53,7 @@ from . import api
 from ._instance import Instance
 from ._loaders_generated import LoaderParams
 from ._messages import Progress, Reply
+from .api._support import check_frame_size
 
 __all__ = [
     "DEFAULT_MATERIAL",
@@ -212,7 +213,8 @@ async def get_viewport(instance: Instance) -> tuple[int, int]:
 async def set_viewport(instance: Instance, width: int, height: int) -> None:
     """Resize the viewport to ``width`` x ``height`` pixels.
 
-    Error handling: as the module (-32602 for sizes the schema refuses, such as negative ones).
+    Error handling: as the module; ``ValueError`` (before anything is sent) for a side under 64
+    pixels: a Brayns 3.10 server accepts such a viewport, then aborts on the next render.
     """
     params = api.SetApplicationParametersParams(viewport=[width, height])
     await api.set_application_parameters(instance, params)
@@ -368,20 +370,26 @@ async def snapshot(
 ) -> bytes:
     """Render a snapshot and return the encoded image (PNG or JPEG bytes).
 
-    ``size`` defaults to the viewport; ``quality`` (0-100, JPEG) to 100. ``view``,
+    ``size`` defaults to the viewport, read from the server first (a Brayns 3.10 server takes
+    image settings without a size as 0x0, not as the viewport, and aborts: a size is always
+    sent). ``quality`` (0-100, JPEG) defaults to 100. ``view``,
     ``projection``, ``renderer`` and ``simulation_frame`` override the current camera view,
     projection, renderer and frame for this image only: the instance's settings are unchanged.
     ``metadata`` is embedded in the image. ``on_progress`` is called with each progress
     message (about one a second while rendering).
 
-    Error handling: as the module (-32603 from the server for an encoding it does not know).
+    Error handling: as the module (-32603 from the server for an encoding it does not know);
+    ``ValueError`` (before the snapshot is sent) if the size, given or the viewport's, has a
+    side under 64 pixels, which would abort a Brayns 3.10 server.
 
     Cancellation: cancelling the caller sends a ``cancel`` for the render to the server.
     """
+    if size is None:
+        viewport = await get_viewport(instance)
+        check_frame_size(viewport, "the viewport (the size of a snapshot given none)")
+        size = viewport
     params = api.SnapshotParams(
-        image_settings=api.ImageSettings(
-            format=image_format, quality=quality, size=None if size is None else list(size)
-        ),
+        image_settings=api.ImageSettings(format=image_format, quality=quality, size=list(size)),
         camera_view=view,
         camera=None
         if projection is None

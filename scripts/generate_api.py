@@ -32,7 +32,10 @@ Mapping rules:
   so: other ``oneOf``, schemas without a type, free-form objects, ``additionalProperties`` maps
   (``dict[str, T]``);
 - binary payloads are not in the schemas: ``upload-model`` takes ``binary: bytes``, and
-  ``snapshot``, ``export-gbuffers`` and ``render-image`` return a ``BinaryResult``.
+  ``snapshot``, ``export-gbuffers`` and ``render-image`` return a ``BinaryResult``;
+- frame sizes a real braynsService 3.10 aborts on are refused when the params are made
+  (``FRAME_SIZES``): a side under 64 pixels, and an ``image_settings`` without ``size``
+  (the server takes it as 0x0, not as the viewport). Their fields get a validator.
 """
 
 from __future__ import annotations
@@ -64,6 +67,15 @@ RESERVED = frozenset(
     {"Any", "BinaryResult", "ENTRYPOINTS", "EntrypointInfo", "Instance", "Literal", "attrs"}
 )
 MAX_LISTED_USES = 6
+FRAME_SIZES: dict[tuple[str, tuple[str, ...]], bool] = {
+    ("snapshot", ("image_settings", "size")): True,
+    ("export-gbuffers", ("resolution",)): False,
+    ("set-application-parameters", ("viewport",)): False,
+}
+"""Params fields holding a frame size ``[width, height]``, by method and JSON path: whether this
+client requires them. A real braynsService 3.10.1 aborts (the whole process, every client's
+work lost) on a frame under 64x64, and on a ``snapshot`` whose ``image_settings`` has no
+``size``. A viewport under 64x64 is accepted, but the next render aborts."""
 
 Schema = dict[str, Any]
 
@@ -339,7 +351,10 @@ class Generator:
             name for name in ("from_json", "meta", "to_json") if re.search(rf"\b{name}\(", body)
         ]
         head.append(f"from ._convert import {', '.join(convert_names)}")
-        head.append("from ._support import BinaryResult, EntrypointInfo")
+        support_names = ["BinaryResult", "EntrypointInfo"]
+        if re.search(r"\bframe_size\(", body):
+            support_names.append("frame_size")
+        head.append(f"from ._support import {', '.join(support_names)}")
         head += ["", "__all__ = ["]
         head += [f"{INDENT}{json.dumps(name)}," for name in sorted(names, key=all_sort_key)]
         head.append("]")
@@ -386,17 +401,39 @@ class Generator:
                 meta_args.append("read_only=True")
             if name != key:
                 meta_args.append(f"key={json.dumps(key)}")
+            frame_required = self.frame_size_rule(info, key)
             head = f"{INDENT}{name}: {annotation}"
-            if meta_args:
+            if meta_args or frame_required is not None:
                 field_args = ["default=None"] if optional else []
-                field_args.append(f"metadata=meta({', '.join(meta_args)})")
+                if frame_required is not None:
+                    field_args.append(f"validator=frame_size(required={frame_required})")
+                if meta_args:
+                    field_args.append(f"metadata=meta({', '.join(meta_args)})")
                 lines += fit_call(f"{head} = attrs.field(", field_args, ")")
             elif optional:
                 lines.append(f"{head} = None")
             else:
                 lines.append(head)
-            lines += docstring([self.field_doc(value, annotation, read_only)], INDENT)
+            doc = self.field_doc(value, annotation, read_only)
+            if frame_required is not None:
+                doc += " " + frame_size_doc(frame_required)
+            lines += docstring([doc], INDENT)
         return lines
+
+    @staticmethod
+    def frame_size_rule(info: ClassInfo, key: str) -> bool | None:
+        """For a frame size field of ``FRAME_SIZES``: whether it is required; else ``None``."""
+        rules = {
+            FRAME_SIZES[found]
+            for use in info.uses
+            if use.sent and (found := (use.method, (*use.path, key))) in FRAME_SIZES
+        }
+        if not rules:
+            return None
+        if info.received or len(rules) > 1:
+            # A validator would refuse what a server sends, or the uses disagree.
+            raise ValueError(f"{info.name}.{key}: a frame size rule needs a class only sent")
+        return rules.pop()
 
     def _schema_at(self, use: Use) -> Schema:
         entry = next(e for e in self.entrypoints if e["method"] == use.method)
@@ -561,6 +598,20 @@ class Generator:
 
 
 # -- text helpers ------------------------------------------------------------------------------
+
+
+def frame_size_doc(required: bool) -> str:
+    text = (
+        "At least 64x64: a Brayns 3.10 server aborts on a smaller frame, so a smaller one "
+        "raises ``ValueError`` here."
+    )
+    if required:
+        text = (
+            "Required by this client (``ValueError`` without it): a Brayns 3.10 server takes a "
+            "missing size as 0x0 and aborts; leave out ``image_settings`` to render at the "
+            "viewport size. " + text
+        )
+    return text
 
 
 def union(members: Iterable[str]) -> str:

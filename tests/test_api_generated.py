@@ -25,6 +25,7 @@ from brayns_trio._methods import load_entrypoints
 from brayns_trio.testing import FakeBrayns, open_fake_server
 
 from .fake_helpers import RawClient
+from .wire import SentMessages
 
 GENERATOR_PATH = Path(__file__).resolve().parent.parent / "scripts" / "generate_api.py"
 PLUGINS = ("braynsAtlasExplorer", "braynsCircuitExplorer", "braynsCylindricCamera")
@@ -449,6 +450,68 @@ async def scenario_snapshot(ctx: Context) -> None:
     assert struct.unpack(">II", shot.binary[16:24]) == (80, 64)
     default = await api.snapshot(ctx.instance)  # viewport size, PNG
     assert struct.unpack(">II", default.binary[16:24]) == (800, 600)
+
+
+# -- frame sizes that abort a real server ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: api.ImageSettings(format="png"), r"ImageSettings\.size is required: .* 0x0"),
+        (lambda: api.ImageSettings(quality=50), r"ImageSettings\.size is required"),
+        (lambda: api.ImageSettings(size=[64, 63]), r"ImageSettings\.size must be at least 64x64"),
+        (lambda: api.ImageSettings(size=[0, 0]), r"at least 64x64, got \[0, 0\]"),
+        (
+            lambda: api.GBuffersParams(channels=["color"], resolution=[16, 8]),
+            r"GBuffersParams\.resolution must be at least 64x64",
+        ),
+        (
+            lambda: api.SetApplicationParametersParams(viewport=[37, 23]),
+            r"SetApplicationParametersParams\.viewport must be at least 64x64",
+        ),
+    ],
+)
+def test_frame_sizes_that_abort_the_server_are_refused(
+    make: Callable[[], object], message: str
+) -> None:
+    # A real braynsService 3.10.1 aborts on each (the corpus cases snapshot/size-below-64/*,
+    # gbuffer/small-resolution, image/render-image-viewport), and takes image settings without a
+    # size as 0x0.
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_frame_sizes_the_server_renders_are_accepted() -> None:
+    assert api.ImageSettings(size=[64, 64]).size == [64, 64]
+    assert api.GBuffersParams(channels=["color"]).resolution is None  # the viewport's
+    assert api.SetApplicationParametersParams().viewport is None
+    # Malformed sizes are left to the server's schema check, which answers an error.
+    assert api.ImageSettings(size=[64, 64, 64]).size == [64, 64, 64]
+    # attrs.evolve checks again.
+    with pytest.raises(ValueError, match="at least 64x64"):
+        attrs.evolve(api.ImageSettings(size=[64, 64]), size=[64, 1])
+
+
+async def test_typed_snapshots_send_a_size_or_no_image_settings(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_fake_server() as server:
+        tap = SentMessages(server.open_memory_stream)
+        async with brayns_trio.open_instance(
+            "fake:5000", connector=tap.connector, settings=SETTINGS
+        ) as instance:
+            await api.snapshot(instance)
+            await api.snapshot(instance, api.SnapshotParams())
+            settings = api.ImageSettings(size=[96, 64], format="jpg")
+            await api.snapshot(instance, api.SnapshotParams(image_settings=settings))
+            await api.export_gbuffers(instance, api.GBuffersParams(channels=["color"]))
+    assert tap.params_of("snapshot") == [
+        {},
+        {},
+        {"image_settings": {"format": "jpg", "size": [96, 64]}},
+    ]
+    assert tap.params_of("export-gbuffers") == [{"channels": ["color"]}]
 
 
 @covers("render-image")
@@ -885,10 +948,8 @@ BAD_PARAMS: list[tuple[str, Any]] = [
     ("add-spheres", {"center": [0, 0, 0]}),
     ("update-model", {"model_id": 0, "model": {"model_id": 1, "transform": {"scale": [1]}}}),
     ("color-model", {"id": 0, "method": "solid", "values": {"a": [1, 2, 3], "b": "x"}}),
-    (
-        "snapshot",
-        api.SnapshotParams(image_settings=api.ImageSettings(size=[64, -64], quality=-1)),
-    ),
+    # (The typed classes refuse a side under 64: a raw size the schema refuses.)
+    ("snapshot", {"image_settings": {"size": [64, 64, 64], "quality": -1}}),
 ]
 
 

@@ -247,3 +247,44 @@ def test_bench_counts_error_replies_and_exits_4_if_all_failed() -> None:
         run("bench", "--method", "no-such-method", "--count", "10", "--json").stdout
     )
     assert report["errors"] == 10
+
+
+def test_snapshot_without_size_sends_the_viewport_size(tmp_path: Path) -> None:
+    # A real braynsService 3.10 takes image settings without a size as 0x0 and aborts: the
+    # command must send the viewport's size. A scripted server records what it is sent.
+    from websockets.sync.server import ServerConnection, serve
+
+    received: list[dict[str, Any]] = []
+    png = (Path(__file__).parent.parent / "brayns_trio" / "_data" / "snapshot.png").read_bytes()
+
+    def handler(ws: ServerConnection) -> None:
+        for frame in ws:
+            message = json.loads(frame)
+            received.append(message)
+            if message["method"] == "get-application-parameters":
+                result = {"plugins": [], "viewport": [320, 240]}
+                ws.send(json.dumps({"id": message["id"], "jsonrpc": "2.0", "result": result}))
+            elif message["method"] == "snapshot":
+                text = json.dumps(
+                    {
+                        "id": message["id"],
+                        "jsonrpc": "2.0",
+                        "result": {"color_buffer": {"offset": 0, "size": len(png)}},
+                    }
+                ).encode()
+                ws.send(len(text).to_bytes(4, "little") + text + png)
+
+    with serve(handler, "127.0.0.1", 0, ping_interval=None, compression=None) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        port = server.socket.getsockname()[1]
+        output = tmp_path / "x.png"
+        result = run("--uri", f"127.0.0.1:{port}", "snapshot", "-o", str(output))
+        server.shutdown()
+        thread.join(10)
+    assert result.returncode == 0, result.stderr
+    snapshots = [message for message in received if message["method"] == "snapshot"]
+    assert [message["params"] for message in snapshots] == [
+        {"image_settings": {"format": "png", "size": [320, 240]}}
+    ]
+    assert output.read_bytes() == png

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import array
+import math
 import struct
 from typing import Any
 
@@ -65,6 +67,51 @@ def test_binary_request_layout(params: Any, payload: bytes) -> None:
 def test_unserializable_params_raise_type_error() -> None:
     with pytest.raises(TypeError, match="not JSON serializable"):
         encode(Request("x", {"a": object()}, 1))
+
+
+@pytest.mark.parametrize(
+    ("params", "path"),
+    [
+        ({"size": [64, math.nan]}, r"params\.size\[1\] is nan"),
+        ([{"center": [0, 0, math.inf]}], r"params\[0\]\.center\[2\] is inf"),
+        (-math.inf, r"params is -inf"),
+        ({"a": None, "b": {"c": (1.0, -math.inf)}}, r"params\.b\.c\[1\] is -inf"),
+    ],
+)
+def test_nan_and_infinity_are_refused_with_their_path(params: Any, path: str) -> None:
+    # orjson would write them as null: Brayns would get a different value than was given.
+    with pytest.raises(ValueError, match=path):
+        encode(Request("x", params, 1))
+
+
+def test_null_params_and_nulls_in_strings_still_encode() -> None:
+    encoded = encode(Request("x", {"path": "/dev/null", "value": None}, 1))
+    assert orjson.loads(encoded.parts[0])["params"] == {"path": "/dev/null", "value": None}
+
+
+@pytest.mark.parametrize(
+    "binary",
+    [
+        "text",
+        [1, 2],
+        {"a": 1},
+        7,
+        memoryview(b"abcdef")[::2],  # not contiguous
+    ],
+)
+def test_a_binary_payload_that_is_not_bytes_like_is_refused(binary: Any) -> None:
+    with pytest.raises(TypeError, match="binary must be"):
+        encode(Request("upload-model", {}, 1, binary))
+
+
+def test_any_contiguous_buffer_is_sent_as_its_bytes() -> None:
+    numbers = array.array("i", [1, -2, 3])
+    for payload in (bytearray(b"abc"), memoryview(b"abc"), numbers):
+        encoded = encode(Request("upload-model", {}, 1, payload))
+        frame = b"".join(encoded.parts)
+        (size,) = struct.unpack_from("<I", frame)
+        assert frame[4 + size :] == bytes(payload)
+        assert encoded.size == len(frame)
 
 
 @given(request_id=ids, result=json_values)

@@ -21,6 +21,8 @@ import brayns_trio
 from brayns_trio import Instance, JsonRpcError, Progress, Settings, api, helpers
 from brayns_trio.testing import FakeBrayns, open_fake_server
 
+from .wire import SentMessages
+
 SETTINGS = Settings(probe_timeout=None)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -102,10 +104,13 @@ async def test_viewport_round_trip(fake: Fake, autojump_clock: trio.testing.Mock
     assert await helpers.get_viewport(instance) == (1024, 768)
     # A snapshot without a size takes the viewport's.
     assert png_size(await helpers.snapshot(instance)) == (1024, 768)
-    with pytest.raises(JsonRpcError) as info:
+    # A viewport under 64x64 would abort the next render: refused before sending.
+    with pytest.raises(ValueError, match=r"viewport must be at least 64x64, got \[-1, 768\]"):
         await helpers.set_viewport(instance, -1, 768)
-    assert info.value.code == INVALID_PARAMS
+    with pytest.raises(ValueError, match="at least 64x64"):
+        await helpers.set_viewport(instance, 64, 63)
     assert await helpers.get_viewport(instance) == (1024, 768)
+    assert fake.server.executed_methods.count("set-application-parameters") == 1
 
 
 # -- scene and models -------------------------------------------------------------------------
@@ -292,14 +297,19 @@ async def test_progress_callback_error_abandons_the_snapshot(
         await helpers.snapshot(fake.instance, on_progress=fail)
     # The request was abandoned: a cancel went to the server, which goes on serving.
     assert await helpers.get_viewport(fake.instance) == (800, 600)
-    assert fake.server.executed_methods == ["snapshot", "cancel", "get-application-parameters"]
+    assert fake.server.executed_methods == [
+        "get-application-parameters",  # the size of the snapshot
+        "snapshot",
+        "cancel",
+        "get-application-parameters",
+    ]
 
 
 async def test_snapshot_errors(fake: Fake, autojump_clock: trio.testing.MockClock) -> None:
-    # Below 64 pixels a real braynsService 3.10.1 crashes; the fake server refuses with -32602.
-    with pytest.raises(JsonRpcError) as info:
+    # Below 64 pixels a real braynsService 3.10.1 aborts: refused before sending.
+    with pytest.raises(ValueError, match=r"at least 64x64, got \[32, 32\]"):
         await helpers.snapshot(fake.instance, size=(32, 32))
-    assert info.value.code == INVALID_PARAMS
+    assert fake.server.executed_methods == []
     with pytest.raises(JsonRpcError) as info:
         await helpers.snapshot(fake.instance, image_format="gif")  # type: ignore[arg-type]
     assert info.value.code == INTERNAL_ERROR
@@ -339,7 +349,63 @@ async def test_save_snapshot_cancelled_writes_nothing(
     assert not path.exists()
     # Leaving sent a cancel for the render; the server goes on serving.
     assert await helpers.get_viewport(fake.instance) == (800, 600)
-    assert fake.server.executed_methods == ["snapshot", "cancel", "get-application-parameters"]
+    assert fake.server.executed_methods == [
+        "get-application-parameters",  # the size of the snapshot
+        "snapshot",
+        "cancel",
+        "get-application-parameters",
+    ]
+
+
+@pytest.fixture
+async def wire() -> AsyncIterator[tuple[SentMessages, Instance]]:
+    """An instance on the fake server whose sent messages are recorded as they are written."""
+    async with open_fake_server(snapshot_duration=3.0) as server:
+        tap = SentMessages(server.open_memory_stream)
+        async with brayns_trio.open_instance(
+            "fake:5000", connector=tap.connector, settings=SETTINGS
+        ) as instance:
+            yield tap, instance
+
+
+async def test_snapshots_without_a_size_send_the_viewport_size(
+    wire: tuple[SentMessages, Instance], autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    # A real braynsService 3.10 takes image settings without a size as 0x0 and aborts.
+    tap, instance = wire
+    await instance.request("set-application-parameters", {"viewport": [320, 240]})
+    assert png_size(await helpers.snapshot(instance)) == (320, 240)
+    await helpers.save_snapshot(instance, tmp_path / "shot.jpg", quality=50)
+    await helpers.snapshot(instance, size=(128, 64))
+    assert tap.params_of("snapshot") == [
+        {"image_settings": {"format": "png", "size": [320, 240]}},
+        {"image_settings": {"format": "jpg", "quality": 50, "size": [320, 240]}},
+        {"image_settings": {"format": "png", "size": [128, 64]}},
+    ]
+    # The viewport is read before each snapshot taken without a size, not after.
+    assert tap.methods()[1:] == [
+        "get-application-parameters",
+        "snapshot",
+        "get-application-parameters",
+        "snapshot",
+        "snapshot",
+    ]
+
+
+async def test_a_viewport_under_64_pixels_stops_a_snapshot_before_it_is_sent(
+    wire: tuple[SentMessages, Instance], tmp_path: Path
+) -> None:
+    tap, instance = wire
+    # Set behind the helpers' back (a raw request, or the server's own --window-size).
+    await instance.request("set-application-parameters", {"viewport": [37, 23]})
+    with pytest.raises(ValueError, match=r"the viewport .* at least 64x64, got \[37, 23\]"):
+        await helpers.snapshot(instance)
+    with pytest.raises(ValueError, match="at least 64x64"):
+        await helpers.save_snapshot(instance, tmp_path / "shot.png")
+    with pytest.raises(ValueError, match="at least 64x64"):
+        await helpers.snapshot(instance, size=(64, 63))
+    assert "snapshot" not in tap.methods()
+    assert not (tmp_path / "shot.png").exists()
 
 
 async def test_render_frames_one_image_per_view(fake: Fake) -> None:

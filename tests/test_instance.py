@@ -5,8 +5,12 @@ Time-based behaviour runs under the autojump clock and asserts exact virtual tim
 
 from __future__ import annotations
 
+import array
+import contextlib
 import logging
+import math
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -482,45 +486,48 @@ async def test_check_version_setting_runs_on_connect() -> None:
         assert instance.stats.requests_sent == 1
 
 
-async def test_task_progress_reply_and_cancel(autojump_clock: trio.testing.MockClock) -> None:
-    async def snapshot_server(ws: WS) -> None:
-        while True:
-            message = orjson.loads(await ws.get_message())
-            if message["method"] == "snapshot":
-                for amount in (0.0, 0.5):
-                    progress = {
-                        "amount": amount,
-                        "id": message["id"],
-                        "operation": "Rendering snapshot ...",
-                    }
-                    await ws.send_message(
-                        orjson.dumps(
-                            {"jsonrpc": "2.0", "method": "snapshot", "params": progress}
-                        ).decode()
-                    )
-                    await trio.sleep(1)
-                if message["params"].get("slow"):
-                    cancel = orjson.loads(await ws.get_message())
-                    await ws.send_message(reply(cancel))
-                    await ws.send_message(
-                        orjson.dumps(
-                            {
-                                "error": {"code": 20, "message": "Task has been cancelled"},
-                                "id": message["id"],
-                                "jsonrpc": "2.0",
-                            }
-                        ).decode()
-                    )
-                    continue
-                text = orjson.dumps(
-                    {
-                        "id": message["id"],
-                        "jsonrpc": "2.0",
-                        "result": {"color_buffer": {"offset": 0, "size": 4}},
-                    }
+async def snapshot_server(ws: WS) -> None:
+    """Progress 0.0, a second, progress 0.5, a second, then the reply (or, for
+    ``{"slow": true}`` params, wait for a cancel and answer code 20)."""
+    while True:
+        message = orjson.loads(await ws.get_message())
+        if message["method"] == "snapshot":
+            for amount in (0.0, 0.5):
+                progress = {
+                    "amount": amount,
+                    "id": message["id"],
+                    "operation": "Rendering snapshot ...",
+                }
+                await ws.send_message(
+                    orjson.dumps(
+                        {"jsonrpc": "2.0", "method": "snapshot", "params": progress}
+                    ).decode()
                 )
-                await ws.send_message(len(text).to_bytes(4, "little") + text + b"\x89PNG")
+                await trio.sleep(1)
+            if message["params"].get("slow"):
+                cancel = orjson.loads(await ws.get_message())
+                await ws.send_message(reply(cancel))
+                await ws.send_message(
+                    orjson.dumps(
+                        {
+                            "error": {"code": 20, "message": "Task has been cancelled"},
+                            "id": message["id"],
+                            "jsonrpc": "2.0",
+                        }
+                    ).decode()
+                )
+                continue
+            text = orjson.dumps(
+                {
+                    "id": message["id"],
+                    "jsonrpc": "2.0",
+                    "result": {"color_buffer": {"offset": 0, "size": 4}},
+                }
+            )
+            await ws.send_message(len(text).to_bytes(4, "little") + text + b"\x89PNG")
 
+
+async def test_task_progress_reply_and_cancel(autojump_clock: trio.testing.MockClock) -> None:
     async with connected(snapshot_server, settings=NO_PROBE) as (_peer, instance):
         async with instance.task("snapshot", {}) as task:
             seen = [(p.operation, p.amount) async for p in task.progress()]
@@ -730,7 +737,9 @@ async def test_get_version_rejects_a_malformed_result() -> None:
 
 
 async def test_notify_fails_fast_when_disconnected(autojump_clock: trio.testing.MockClock) -> None:
-    settings = Settings(probe_timeout=None, wait_for_connection=False, backoff=Backoff(initial=5.0))
+    # No jitter: a random delay under 0.1 s would reconnect before the notification.
+    backoff = Backoff(initial=5.0, jitter=0.0)
+    settings = Settings(probe_timeout=None, wait_for_connection=False, backoff=backoff)
     async with connected(Recorder(), settings=settings) as (peer, instance):
         peer.drop_all()
         await trio.sleep(0.1)
@@ -1044,3 +1053,365 @@ async def test_waiting_for_room_rechecks_wait_for_connection(
         # The second was woken by the loss and told at once: it was never sent.
         assert sorted(outcomes) == ["OutcomeUnknown", "RequestNotSent"]
         assert trio.current_time() < 1
+
+
+# -- what callers pass: refused in the caller, before anything is sent --------------------------
+
+
+class PayloadRecorder:
+    """Records each message with its binary payload, and answers requests with ``None``."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, Any], bytes]] = []
+
+    async def __call__(self, ws: WS) -> None:
+        while True:
+            frame = await ws.get_message()
+            payload = b""
+            if isinstance(frame, bytes):
+                size = int.from_bytes(frame[:4], "little")
+                frame, payload = frame[4 : 4 + size], frame[4 + size :]
+            message = orjson.loads(frame)
+            self.received.append((message, payload))
+            if "id" in message:
+                await ws.send_message(reply(message))
+
+
+@pytest.mark.parametrize("binary", ["text", [1, 2], object(), memoryview(b"abcdef")[::2]])
+async def test_a_bad_binary_raises_in_the_caller_and_spares_the_link(binary: Any) -> None:
+    recorder = PayloadRecorder()
+    async with connected(recorder) as (_peer, instance):
+        with pytest.raises(TypeError, match="binary must be"):
+            await instance.execute("upload-model", {}, binary)
+        with pytest.raises(TypeError, match="binary must be"):
+            await instance.notify("upload-model", {}, binary)
+        with pytest.raises(TypeError, match="binary must be"):
+            async with instance.task("upload-model", {}, binary):
+                pass  # pragma: no cover
+        # Nothing was queued or sent, and the link never dropped.
+        await instance.request("get-version")
+        assert [message["method"] for message, _ in recorder.received] == ["get-version"]
+        assert instance.stats.connects == 1
+        assert instance.stats.pending == 0
+
+
+async def test_any_contiguous_buffer_is_sent_as_its_bytes() -> None:
+    recorder = PayloadRecorder()
+    numbers = array.array("i", [1, -2, 3])
+    async with connected(recorder) as (_peer, instance):
+        await instance.execute("upload-model", {}, numbers)
+        await instance.notify("upload-model", {}, bytearray(b"abc"))
+        await instance.execute("upload-model", {}, memoryview(b"xyz"))
+    assert [payload for _, payload in recorder.received] == [numbers.tobytes(), b"abc", b"xyz"]
+
+
+async def test_nan_and_infinity_in_params_raise_before_sending() -> None:
+    recorder = PayloadRecorder()
+    async with connected(recorder) as (_peer, instance):
+        with pytest.raises(ValueError, match=r"params\.size\[1\] is nan"):
+            await instance.request("snapshot", {"size": [64, math.nan]})
+        with pytest.raises(ValueError, match=r"params\[0\] is inf"):
+            await instance.notify("set-camera-view", [math.inf])
+        await instance.request("get-version")
+        assert [message["method"] for message, _ in recorder.received] == ["get-version"]
+        assert instance.stats.connects == 1
+
+
+@pytest.mark.parametrize(
+    "uri", ["a..b:5000", "x" * 64 + ".example.org:5000", "a b:5000", "ws://-host:5000"]
+)
+async def test_bad_host_names_raise_value_error_before_connecting(uri: str) -> None:
+    attempts = 0
+
+    async def connector() -> trio.abc.Stream:
+        nonlocal attempts
+        attempts += 1  # pragma: no cover
+        raise OSError("unreachable")  # pragma: no cover
+
+    with pytest.raises(ValueError, match="invalid URI") as info:
+        async with brayns_trio.open_instance(uri, connector=connector):
+            pass  # pragma: no cover
+    assert type(info.value) is ValueError  # not a UnicodeError from the IDNA codec
+    assert attempts == 0
+
+
+async def test_settings_the_socket_would_reject_are_refused_with_their_range() -> None:
+    with pytest.raises(ValueError, match=r"keepalive_idle must be an integer from 1 to 32767"):
+        Settings(keepalive_idle=0.5)
+    with pytest.raises(ValueError, match=r"keepalive_interval must be an integer from 1"):
+        Settings(keepalive_interval=1.5)
+    with pytest.raises(ValueError, match=r"keepalive_count must be an integer from 1 to 127"):
+        Settings(keepalive_count=128)
+    with pytest.raises(ValueError, match=r"user_timeout must be from 0\.001 to 2147483\.647"):
+        Settings(user_timeout=1e7)
+    with pytest.raises(ValueError, match="max_in_flight must be an integer >= 1 or None"):
+        Settings(max_in_flight=2.5)
+    with pytest.raises(ValueError, match="healthy_after must be >= 0"):
+        Settings(healthy_after=math.nan)
+    with pytest.raises(TypeError, match="reconnect must be True or False"):
+        Settings(reconnect="no")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="first_connect"):
+        Settings(first_connect="retry")  # type: ignore[arg-type]
+    # Whole numbers given as floats are taken as the integers they are.
+    settings = Settings(keepalive_idle=7.0, max_in_flight=None, user_timeout=0.5)
+    assert type(settings.keepalive_idle) is int
+    assert settings.keepalive_idle == 7
+    # And what is accepted, the socket takes.
+    from brayns_trio._transport import configure_socket
+
+    with trio.socket.socket() as sock:
+        configure_socket(sock, Settings(keepalive_idle=32767, keepalive_count=127, user_timeout=1))
+
+
+# -- exceptions from the block ------------------------------------------------------------------
+
+
+async def run_block(body: Callable[[brayns_trio.Instance], Awaitable[None]]) -> BaseException:
+    """Open an instance on a scripted peer, run ``body(instance)`` in its block, and return
+    what came out of the block (caught right there, before any nursery of the test's)."""
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, echo_version)
+        try:
+            async with brayns_trio.open_instance(
+                "host:5000", connector=peer.connector, settings=NO_PROBE
+            ) as instance:
+                await body(instance)
+        except BaseException as error:
+            return error
+        finally:
+            nursery.cancel_scope.cancel()
+    raise AssertionError("the block raised nothing")  # pragma: no cover
+
+
+async def test_exceptions_and_groups_from_the_block_come_out_as_the_same_object() -> None:
+    for raised in (
+        KeyError("plain"),
+        KeyboardInterrupt(),
+        SystemExit(3),
+        ExceptionGroup("two", [KeyError(1), ValueError(2)]),
+        ExceptionGroup("one", [KeyError(1)]),
+    ):
+
+        async def body(instance: brayns_trio.Instance, raised: BaseException = raised) -> None:
+            raise raised
+
+        assert await run_block(body) is raised
+
+
+async def test_a_group_from_the_users_own_nursery_is_not_altered() -> None:
+    inner: list[BaseExceptionGroup[BaseException]] = []
+
+    async def fails() -> None:
+        raise KeyError("child")
+
+    async def body(instance: brayns_trio.Instance) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(fails)
+        except BaseExceptionGroup as group:
+            inner.append(group)
+            raise
+
+    assert await run_block(body) is inner[0]
+
+    # And ``except*`` sees the user's group as it was: one KeyError, no group around it.
+    caught: list[BaseExceptionGroup[BaseException]] = []
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, echo_version)
+        try:
+            async with brayns_trio.open_instance(
+                "host:5000", connector=peer.connector, settings=NO_PROBE
+            ) as instance:
+                await body(instance)
+        except* KeyError as group:
+            caught.append(group)
+        nursery.cancel_scope.cancel()
+    [matched] = caught
+    assert matched.message == inner[1].message
+    [leaf] = matched.exceptions
+    assert leaf is inner[1].exceptions[0]
+
+
+async def test_plain_exceptions_still_come_out_unwrapped() -> None:
+    raised = KeyError("mine")
+    async with trio.open_nursery() as nursery:
+        peer = ScriptedPeer(nursery, echo_version)
+        with pytest.raises(KeyError) as info:
+            async with brayns_trio.open_instance(
+                "host:5000", connector=peer.connector, settings=NO_PROBE
+            ):
+                raise raised
+        nursery.cancel_scope.cancel()
+    assert info.value is raised
+    assert info.value.__context__ is None  # no group attached on the way out
+
+
+# -- one run, one owner -------------------------------------------------------------------------
+
+
+async def test_a_call_from_another_trio_run_is_refused_and_harms_nothing() -> None:
+    recorder = Recorder()
+    async with connected(recorder) as (_peer, instance):
+        errors: list[BaseException] = []
+
+        def foreign() -> None:
+            async def call() -> None:
+                try:
+                    await instance.request("echo", "from another run")
+                except BaseException as error:
+                    errors.append(error)
+
+            trio.run(call)
+
+        with trio.fail_after(10):
+            await trio.to_thread.run_sync(foreign)
+            assert len(errors) == 1
+            assert isinstance(errors[0], RuntimeError)
+            assert "another trio.run" in str(errors[0])
+            # The instance is unaffected: nothing leaked, and its own callers go on.
+            assert instance.stats.pending == 0
+            assert await instance.request("echo", "home") == "home"
+        assert recorder.methods() == ["echo"]
+
+
+# -- the on-connect hook's privilege ------------------------------------------------------------
+
+
+async def test_tasks_the_hook_starts_elsewhere_are_ordinary_callers(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    recorder.silent = {"slow"}
+    outcomes: list[str] = []
+    settings = Settings(probe_timeout=None, max_in_flight=10, wait_for_connection=False)
+
+    async with trio.open_nursery() as outer:
+
+        async def worker(instance: brayns_trio.Instance, n: int) -> None:
+            try:
+                await instance.request("slow", n)
+            except brayns_trio.BraynsError as error:
+                outcomes.append(type(error).__name__)
+
+        async def hook(instance: brayns_trio.Instance) -> None:
+            # Children of a nursery inside the hook share its privilege (or they would wait for
+            # the hook that waits for them).
+            async with trio.open_nursery() as inner:
+                inner.start_soon(instance.request, "echo", "hook child")
+            # Tasks started in a nursery that outlives the hook do not.
+            for n in range(50):
+                outer.start_soon(worker, instance, n)
+            await trio.sleep(1)
+            await instance.request("echo", "hook")
+
+        peer = ScriptedPeer(outer, recorder)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings, on_connect=hook
+        ) as instance:
+            # While the hook ran the instance was not connected: with wait_for_connection off,
+            # the workers were told at once, and none of them went ahead of the hook.
+            assert outcomes == ["RequestNotSent"] * 50
+            assert recorder.methods() == ["echo", "echo"]
+            outcomes.clear()
+            for n in range(50):
+                outer.start_soon(worker, instance, n)
+            await trio.sleep(1)
+            # Workers started now are bounded by max_in_flight like anyone else.
+            assert instance.stats.pending == 10
+            assert recorder.methods().count("slow") == 10
+        await trio.sleep(1)
+        outer.cancel_scope.cancel()
+    assert sorted(outcomes) == ["InstanceClosed"] * 40 + ["OutcomeUnknown"] * 10
+
+
+async def test_hook_workers_started_elsewhere_wait_for_the_bound_and_the_release(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    recorder.silent = {"slow"}
+    settings = Settings(probe_timeout=None, max_in_flight=10)
+
+    async with trio.open_nursery() as outer:
+
+        async def worker(instance: brayns_trio.Instance, n: int) -> None:
+            with contextlib.suppress(brayns_trio.BraynsError):
+                await instance.request("slow", n)
+
+        async def hook(instance: brayns_trio.Instance) -> None:
+            for n in range(50):
+                outer.start_soon(worker, instance, n)
+            await trio.sleep(1)
+            await instance.request("echo", "hook")
+
+        peer = ScriptedPeer(outer, recorder)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings, on_connect=hook
+        ) as instance:
+            await trio.sleep(1)
+            # The hook's request went first: the workers' waited for the hook to finish.
+            assert recorder.methods()[0] == "echo"
+            assert recorder.methods().count("slow") == 10
+            assert instance.stats.pending == 10
+        outer.cancel_scope.cancel()
+
+
+# -- messages that agree with the facts ---------------------------------------------------------
+
+
+async def test_a_sent_request_failed_while_waiting_to_be_resent_says_it_was_sent(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recorder = Recorder()
+    recorder.silent = {"get-scene"}  # idempotent: put back in the queue when the link drops
+    settings = Settings(probe_timeout=None, backoff=Backoff(initial=10.0, jitter=0.0))
+    outcomes: list[BaseException] = []
+
+    async def call(instance: brayns_trio.Instance) -> None:
+        try:
+            await instance.request("get-scene")
+        except brayns_trio.BraynsError as error:
+            outcomes.append(error)
+
+    async with trio.open_nursery() as outer:
+        peer = ScriptedPeer(outer, recorder)
+        async with brayns_trio.open_instance(
+            "host:5000", connector=peer.connector, settings=settings
+        ) as instance:
+            outer.start_soon(call, instance)
+            await trio.sleep(1)
+            peer.refuse = True
+            peer.drop_all()
+            await trio.sleep(1)  # lost; it waits to be resent, the next attempt is 10 s away
+            assert instance.stats.pending == 1
+        outer.cancel_scope.cancel()
+    [error] = outcomes
+    assert isinstance(error, OutcomeUnknown)
+    assert error.sent
+    assert "before the request was sent" not in str(error)
+    assert "the request was sent, then the connection was lost" in str(error)
+    assert isinstance(error.__cause__, InstanceClosed)
+
+
+# -- progress and reply, each in its task --------------------------------------------------------
+
+
+async def test_progress_and_reply_followed_from_two_tasks(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with connected(snapshot_server) as (_peer, instance):
+        start = trio.current_time()
+        seen: list[tuple[float, float]] = []
+        async with instance.task("snapshot", {}) as task:
+
+            async def show_progress() -> None:
+                async for progress in task.progress():
+                    seen.append((progress.amount, trio.current_time() - start))
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(show_progress)
+                result = await task.reply()
+                replied = trio.current_time() - start
+        assert seen == [(0.0, 0.0), (0.5, 1.0)]
+        assert replied == 2.0
+        assert result.binary == b"\x89PNG"
+        assert instance.stats.pending == 0

@@ -12,7 +12,7 @@ import attrs
 
 from .._instance import Instance
 from ._convert import from_json, meta, to_json
-from ._support import BinaryResult, EntrypointInfo
+from ._support import BinaryResult, EntrypointInfo, frame_size
 
 __all__ = [
     "ENTRYPOINTS",
@@ -665,8 +665,10 @@ class GBuffersParams:
     renderer: EngineObjectData | None = None
     """Renderer."""
 
-    resolution: list[int] | None = None
-    """Image resolution. 2 items."""
+    resolution: list[int] | None = attrs.field(default=None, validator=frame_size(required=False))
+    """Image resolution. 2 items. At least 64x64: a Brayns 3.10 server aborts on a smaller frame, so
+    a smaller one raises ``ValueError`` here.
+    """
 
     simulation_frame: int | None = None
     """Simulation frame to render. Minimum 0."""
@@ -748,8 +750,12 @@ class ImageSettings:
     """Image quality (0 = lowest quality, 100 = highest quality. Minimum 0. Server default: ``100``.
     """
 
-    size: list[int] | None = None
-    """Image width and height. 2 items."""
+    size: list[int] | None = attrs.field(default=None, validator=frame_size(required=True))
+    """Image width and height. 2 items. Required by this client (``ValueError`` without it): a
+    Brayns 3.10 server takes a missing size as 0x0 and aborts; leave out ``image_settings`` to
+    render at the viewport size. At least 64x64: a Brayns 3.10 server aborts on a smaller frame, so
+    a smaller one raises ``ValueError`` here.
+    """
 
 
 @attrs.frozen(kw_only=True)
@@ -1240,8 +1246,10 @@ class SetApplicationParametersParams:
     The properties the server fills in (read-only) are left out: they are never sent.
     """
 
-    viewport: list[int] | None = None
-    """Framebuffer resolution in pixels. 2 items."""
+    viewport: list[int] | None = attrs.field(default=None, validator=frame_size(required=False))
+    """Framebuffer resolution in pixels. 2 items. At least 64x64: a Brayns 3.10 server aborts on a
+    smaller frame, so a smaller one raises ``ValueError`` here.
+    """
 
 
 @attrs.frozen(kw_only=True)

@@ -10,7 +10,14 @@ import attrs
 from .._validation import check_params
 from ._convert import to_json
 
-__all__ = ["BinaryResult", "EntrypointInfo", "validate_params"]
+__all__ = [
+    "MIN_FRAME_SIDE",
+    "BinaryResult",
+    "EntrypointInfo",
+    "check_frame_size",
+    "frame_size",
+    "validate_params",
+]
 
 T = TypeVar("T")
 
@@ -65,3 +72,47 @@ def validate_params(method: str, params: Any = None) -> None:
     cannot hold.
     """
     check_params(method, to_json(params))
+
+
+MIN_FRAME_SIDE = 64
+"""The smallest width or height of a frame: a Brayns 3.10 server aborts (the whole process) on a
+smaller snapshot, g-buffer export or render."""
+
+
+def check_frame_size(size: Any, what: str) -> None:
+    """Refuse a ``[width, height]`` with a side under 64 pixels, which would abort the server.
+
+    Only numbers are checked: a malformed size (wrong type or length) is left to the server's
+    schema check, which answers it with an error.
+
+    Error handling: ``ValueError`` naming ``what``.
+    """
+    if isinstance(size, (list, tuple)) and any(
+        isinstance(side, (int, float)) and not isinstance(side, bool) and side < MIN_FRAME_SIDE
+        for side in size
+    ):
+        raise ValueError(
+            f"{what} must be at least {MIN_FRAME_SIDE}x{MIN_FRAME_SIDE}, got {list(size)}: a "
+            "Brayns 3.10 server aborts on a smaller frame, ending every client's work"
+        )
+
+
+def frame_size(*, required: bool) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    """An attrs validator for a frame size field (see :func:`check_frame_size`).
+
+    ``required``: ``None`` is refused too. A snapshot's ``image_settings`` without ``size``
+    renders 0x0 on a Brayns 3.10 server, not the viewport, and aborts it.
+    """
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        what = f"{type(instance).__name__}.{attribute.name}"
+        if value is None:
+            if required:
+                raise ValueError(
+                    f"{what} is required: a Brayns 3.10 server takes a missing size as 0x0 "
+                    "and aborts (leave the settings out to render at the viewport size)"
+                )
+            return
+        check_frame_size(value, what)
+
+    return check
