@@ -39,6 +39,7 @@ first parameter is ``instance`` becomes a blocking method without it.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import inspect
 import logging
@@ -48,7 +49,7 @@ import threading
 import types
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, contextmanager, suppress
+from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import outcome
@@ -101,6 +102,10 @@ class _Call:
         self.outcome: outcome.Outcome[Any] | None = None
 
 
+_START_GRACE = 5.0
+"""Seconds to wait for a thread whose start() a Ctrl-C interrupted to show it runs."""
+
+
 def _wait_interruptibly(event: threading.Event) -> None:
     while not event.wait(_POLL):
         pass
@@ -146,6 +151,7 @@ class BlockingInstance:
         self._closing = False
         self._token: trio.lowlevel.TrioToken | None = None
         self._root = trio.CancelScope()
+        self._began = threading.Event()
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
         self._instance: Instance | None = None
@@ -161,8 +167,14 @@ class BlockingInstance:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def _start(self) -> None:
-        self._thread.start()
         try:
+            try:
+                self._thread.start()
+            except KeyboardInterrupt:
+                # Inside Thread.start(): the thread most likely runs already (a Ctrl-C is seen
+                # while start() waits for it), and is then about to say so.
+                self._began.wait(_START_GRACE)
+                raise
             _wait_interruptibly(self._ready)
         except KeyboardInterrupt:
             self._shutdown()
@@ -175,6 +187,7 @@ class BlockingInstance:
         atexit.register(self._at_exit)
 
     def _thread_main(self) -> None:
+        self._began.set()
         try:
             trio.run(self._main)
         except BaseException as error:  # a bug: keep it for connect() or log it, never lose it
@@ -226,10 +239,10 @@ class BlockingInstance:
             self._closing = True
             token = self._token
         if token is not None:
-            with suppress(trio.RunFinishedError):
+            with contextlib.suppress(trio.RunFinishedError):
                 token.run_sync_soon(self._root.cancel)
-        if not self._thread.is_alive():
-            return
+        if not self._began.is_set():
+            return  # never started
         # Closing is quick (cancel, then drop the socket): a Ctrl-C meanwhile waits for it too,
         # so that no thread is left behind, then propagates.
         interrupted: KeyboardInterrupt | None = None
@@ -321,11 +334,14 @@ class BlockingInstance:
             try:
                 suppress = self.run(manager.__aexit__, type(error), error, error.__traceback__)
             except InstanceClosed:
-                suppress = False  # the instance closed meanwhile: the body's error comes first
+                suppress = False
             if not suppress:
                 raise
         else:
-            self.run(manager.__aexit__, None, None, None)
+            # Once the instance is closed, its event loop has ended and with it whatever the
+            # manager held: there is nothing left to exit.
+            with contextlib.suppress(InstanceClosed):
+                self.run(manager.__aexit__, None, None, None)
 
     def namespace(self, module: types.ModuleType) -> BlockingNamespace:
         """Wrap every async function of ``module`` as a blocking method (see
@@ -424,7 +440,7 @@ class BlockingInstance:
         token = self._token
         if token is None:
             return
-        with suppress(trio.RunFinishedError):
+        with contextlib.suppress(trio.RunFinishedError):
             token.run_sync_soon(call.scope.cancel)
 
     # -- the Instance's calls -------------------------------------------------------------------
@@ -612,13 +628,14 @@ class BlockingIterator(Generic[T]):
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        with suppress(InstanceClosed):
+        with contextlib.suppress(InstanceClosed):
             self.close()
 
 
 class BlockingChannel(Generic[T]):
     """A Trio receive channel read from blocking code (see
-    :meth:`BlockingInstance.state_changes`). Iterating ends when the channel is closed."""
+    :meth:`BlockingInstance.state_changes`). Iterating ends when the channel or the instance
+    is closed."""
 
     def __init__(self, instance: BlockingInstance, channel: trio.MemoryReceiveChannel[T]) -> None:
         self._instance = instance
@@ -632,7 +649,7 @@ class BlockingChannel(Generic[T]):
         while True:
             try:
                 yield self.receive()
-            except (trio.EndOfChannel, trio.ClosedResourceError):
+            except (trio.EndOfChannel, trio.ClosedResourceError, InstanceClosed):
                 return
 
 
