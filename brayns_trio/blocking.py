@@ -86,6 +86,26 @@ interrupt a blocked lock) is noticed.
 """
 
 
+class _Done:
+    """A one-shot completion flag for one waiting thread: a lock held until set (lighter than
+    ``threading.Event``, which adds a condition and a list of waiters)."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def set(self) -> None:
+        self._lock.release()
+
+    def wait(self, timeout: float) -> bool:
+        if self._lock.acquire(timeout=timeout):
+            self._lock.release()  # stays set for a later wait
+            return True
+        return False
+
+
 class _Call:
     """One coroutine handed to the event loop, and its outcome for the waiting thread."""
 
@@ -98,7 +118,7 @@ class _Call:
         self.args = args
         self.kwargs = kwargs
         self.scope = trio.CancelScope()
-        self.done = threading.Event()
+        self.done = _Done()
         self.outcome: outcome.Outcome[Any] | None = None
 
 
@@ -106,7 +126,7 @@ _START_GRACE = 5.0
 """Seconds to wait for a thread whose start() a Ctrl-C interrupted to show it runs."""
 
 
-def _wait_interruptibly(event: threading.Event) -> None:
+def _wait_interruptibly(event: threading.Event | _Done) -> None:
     while not event.wait(_POLL):
         pass
 
