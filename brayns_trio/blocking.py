@@ -33,7 +33,9 @@ function, :meth:`BlockingInstance.iterate` an async iterator, :meth:`BlockingIns
 async context manager. :attr:`BlockingInstance.api` and :attr:`BlockingInstance.helpers` wrap the
 typed API (:mod:`brayns_trio.api`) and the helpers (:mod:`brayns_trio.helpers`) whole, and
 :meth:`BlockingInstance.namespace` wraps any other module the same way: each async function whose
-first parameter is ``instance`` becomes a blocking method without it.
+first parameter is ``instance`` becomes a blocking method without it. ``api`` and ``helpers`` are
+typed for static checkers by protocols generated from the modules' source
+(``brayns_trio._blocking_types``, ``scripts/generate_blocking.py``).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ import types
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
 import outcome
 import trio
@@ -62,6 +64,9 @@ from ._instance import Instance, OnConnect, State, StateChange, Stats, Task, ope
 from ._messages import Progress, Reply
 from ._settings import Settings
 from ._transport import Connector
+
+if TYPE_CHECKING:
+    from ._blocking_types import ApiNamespace, HelpersNamespace
 
 __all__ = [
     "BlockingChannel",
@@ -376,19 +381,19 @@ class BlockingInstance:
         return namespace
 
     @property
-    def api(self) -> BlockingNamespace:
+    def api(self) -> ApiNamespace:
         """The typed API (:mod:`brayns_trio.api`), each function blocking and without its
         ``instance`` argument: ``instance.api.get_camera_view()``. Classes pass through:
-        ``instance.api.View``. For static typing use :meth:`call`:
-        ``instance.call(api.get_camera_view)``."""
-        return self.namespace(_api)
+        ``instance.api.View``. Type checkers see each function's signature (generated into
+        ``brayns_trio._blocking_types`` by ``scripts/generate_blocking.py``)."""
+        return cast("ApiNamespace", self.namespace(_api))
 
     @property
-    def helpers(self) -> BlockingNamespace:
+    def helpers(self) -> HelpersNamespace:
         """The helpers (:mod:`brayns_trio.helpers`), each blocking and without its ``instance``
         argument: ``instance.helpers.snapshot(size=(640, 480))``. ``on_progress`` callbacks run
-        in the event loop's thread. For static typing use :meth:`call`."""
-        return self.namespace(_helpers)
+        in the event loop's thread. Typed like :attr:`api`."""
+        return cast("HelpersNamespace", self.namespace(_helpers))
 
     def _require(self) -> Instance:
         instance = self._instance
@@ -687,8 +692,9 @@ class BlockingNamespace:
     - anything else (classes, constants, plain functions): itself.
 
     ``dir()`` lists the module's public names (tab completion in Jupyter). The wrappers keep the
-    functions' names and docstrings; static type checkers see them as ``Any``: use
-    :meth:`BlockingInstance.call` where types matter.
+    functions' names and docstrings. Static type checkers see a namespace from
+    :meth:`BlockingInstance.namespace` as ``Any``: use :meth:`BlockingInstance.call` where types
+    matter (:attr:`BlockingInstance.api` and :attr:`BlockingInstance.helpers` are typed).
     """
 
     def __init__(self, instance: BlockingInstance, module: types.ModuleType) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import _thread
 import asyncio
 import concurrent.futures
+import importlib.util
+import inspect
 import signal
 import socket
 import subprocess
@@ -19,6 +21,7 @@ import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 import pytest
@@ -38,6 +41,7 @@ from brayns_trio import (
     api,
     helpers,
 )
+from brayns_trio._blocking_types import ApiNamespace, HelpersNamespace
 from brayns_trio.blocking import BlockingInstance, BlockingIterator, connect
 from brayns_trio.testing import FakeBrayns
 
@@ -196,7 +200,7 @@ def test_errors_are_the_async_api_exceptions(fake: ThreadedServer) -> None:
             instance.request("schema", {})
         assert info.value.data == ["missing required property 'endpoint'"]
         with pytest.raises(TypeError):
-            instance.helpers.set_material(0, "not a material")
+            instance.helpers.set_material(0, "not a material")  # type: ignore[arg-type]
         # The instance is still fine after errors.
         assert instance.request("get-camera-type") == "perspective"
     with pytest.raises(InstanceClosed):
@@ -656,3 +660,58 @@ def test_docs_examples_run_as_written(fake: ThreadedServer, tmp_path: Path, exam
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+# -- the static types of the namespaces -----------------------------------------------------------
+
+GENERATOR_PATH = Path(__file__).resolve().parent.parent / "scripts" / "generate_blocking.py"
+
+
+def load_generator() -> ModuleType:
+    """Import ``scripts/generate_blocking.py`` (not a package) as a module."""
+    name = "brayns_trio_generate_blocking"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, GENERATOR_PATH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_regenerating_the_namespace_types_changes_nothing() -> None:
+    generator = load_generator()
+    checked_in = Path(generator.OUTPUT_PATH).read_text("utf-8")
+    assert generator.generate() == checked_in, "run: python scripts/generate_blocking.py"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "module"),
+    [(ApiNamespace, api), (HelpersNamespace, helpers)],
+    ids=["api", "helpers"],
+)
+def test_namespace_types_match_the_wrapped_functions(
+    fake: ThreadedServer, protocol: type[Any], module: ModuleType
+) -> None:
+    declared = {
+        name
+        for name, value in vars(protocol).items()
+        if inspect.isfunction(value) and not name.startswith("_")
+    }
+    wrapped = {
+        name
+        for name in module.__all__
+        if inspect.iscoroutinefunction(getattr(module, name))
+        or inspect.isasyncgenfunction(getattr(module, name))
+    }
+    assert declared == wrapped
+    with connect(fake.uri) as instance:
+        namespace = instance.namespace(module)
+        for name in sorted(declared):
+            expected = list(inspect.signature(getattr(protocol, name)).parameters.values())[1:]
+            actual = list(inspect.signature(getattr(namespace, name)).parameters.values())[1:]
+            assert [(p.name, p.kind, p.default is p.empty) for p in expected] == [
+                (p.name, p.kind, p.default is p.empty) for p in actual
+            ], name
