@@ -54,7 +54,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
-import outcome
 import trio
 
 from . import api as _api
@@ -114,7 +113,7 @@ class _Done:
 class _Call:
     """One coroutine handed to the event loop, and its outcome for the waiting thread."""
 
-    __slots__ = ("args", "done", "fn", "kwargs", "outcome", "scope")
+    __slots__ = ("args", "done", "error", "finished", "fn", "kwargs", "scope", "value")
 
     def __init__(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -124,7 +123,9 @@ class _Call:
         self.kwargs = kwargs
         self.scope = trio.CancelScope()
         self.done = _Done()
-        self.outcome: outcome.Outcome[Any] | None = None
+        self.finished = False  # ``value`` or ``error`` is the outcome
+        self.value: Any = None
+        self.error: BaseException | None = None
 
 
 _START_GRACE = 5.0
@@ -412,10 +413,13 @@ class BlockingInstance:
             self._cancel(call)
             _wait_interruptibly(call.done)  # a second Ctrl-C stops waiting for the cancel
             raise
-        result = call.outcome
-        if result is None:  # cancelled, but no Ctrl-C in this thread: only a closing instance
+        if not call.finished:  # cancelled, but no Ctrl-C in this thread: only a closing instance
             raise InstanceClosed("the instance was closed")
-        value: T = result.unwrap()
+        error = call.error
+        if error is not None:
+            call.error = None  # no reference cycle through the traceback
+            raise error
+        value: T = call.value
         return value
 
     def _submit(self, call: _Call) -> None:
@@ -451,13 +455,16 @@ class BlockingInstance:
     async def _run_call(call: _Call) -> None:
         try:
             with call.scope:
-                call.outcome = outcome.Value(await call.fn(*call.args, **call.kwargs))
+                call.value = await call.fn(*call.args, **call.kwargs)
+                call.finished = True
         except BaseException as error:
             if _only_cancelled(error):
                 # Not our scope: the whole loop is closing.
-                call.outcome = outcome.Error(InstanceClosed("the instance was closed"))
+                call.error = InstanceClosed("the instance was closed")
+                call.finished = True
                 raise
-            call.outcome = outcome.Error(error)
+            call.error = error
+            call.finished = True
         finally:
             call.done.set()
 
@@ -524,6 +531,8 @@ class BlockingInstance:
         after :meth:`close`, their final values."""
         instance = self._instance
         token = self._token
+        if instance is not None and threading.current_thread() is self._thread:
+            return instance.stats  # a callback in the event loop
         if instance is not None and token is not None and not self._closing:
             try:
                 return trio.from_thread.run_sync(lambda: instance.stats, trio_token=token)
@@ -561,7 +570,7 @@ def _close_at_exit(ref: weakref.ref[BlockingInstance]) -> None:
     """At interpreter exit: close an instance its owner never closed (its thread is a daemon)."""
     instance = ref()
     if instance is not None:
-        instance.close()
+        instance._shutdown()
 
 
 class BlockingTask:

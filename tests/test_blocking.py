@@ -126,13 +126,14 @@ def slow_fake() -> Iterator[ThreadedServer]:
 
 @pytest.fixture(autouse=True)
 def no_thread_left(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test ends with the threads it started with (the servers' come before)."""
+    """Every test ends without a thread it did not start with (the servers' come before;
+    threads of earlier tests, such as Trio's idle worker threads, may end meanwhile)."""
     for name in request.fixturenames:
         if name in ("fake", "slow_fake"):
             request.getfixturevalue(name)
     before = set(threading.enumerate())
     yield
-    assert set(threading.enumerate()) == before
+    assert set(threading.enumerate()) - before == set()
 
 
 def state_of(instance: BlockingInstance) -> State:
@@ -365,10 +366,10 @@ def test_connect_failure_raises_and_leaves_no_thread() -> None:
     before = set(threading.enumerate())
     with pytest.raises(ConnectError, match="cannot connect"):
         connect(f"127.0.0.1:{port}")
-    assert set(threading.enumerate()) == before
+    assert set(threading.enumerate()) - before == set()
     with pytest.raises(ValueError):
         connect("not a uri at all")
-    assert set(threading.enumerate()) == before
+    assert set(threading.enumerate()) - before == set()
 
 
 def test_body_error_closes_and_joins(fake: ThreadedServer) -> None:
@@ -378,12 +379,12 @@ def test_body_error_closes_and_joins(fake: ThreadedServer) -> None:
     def body() -> None:
         with connect(fake.uri) as instance:
             opened.append(instance)
-            assert len(threading.enumerate()) == len(before) + 1
+            assert f"brayns_trio {fake.uri}" in {thread.name for thread in threading.enumerate()}
             _ = 1 / 0
 
     with pytest.raises(ZeroDivisionError):
         body()
-    assert set(threading.enumerate()) == before
+    assert set(threading.enumerate()) - before == set()
     (instance,) = opened
     assert instance.state is State.CLOSED
     instance.close()  # idempotent
@@ -582,7 +583,7 @@ def test_ctrl_c_while_connecting_joins_the_thread() -> None:
         with pytest.raises(KeyboardInterrupt):
             connect(f"127.0.0.1:{listener.getsockname()[1]}")
         acceptor.join()
-        assert set(threading.enumerate()) == before
+        assert set(threading.enumerate()) - before == set()
         # The client closed its half-open connection: reading it reaches the end.
         accepted[0].settimeout(30)
         while accepted[0].recv(65536):
