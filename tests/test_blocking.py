@@ -19,7 +19,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -716,3 +716,46 @@ def test_namespace_types_match_the_wrapped_functions(
             assert [(p.name, p.kind, p.default is p.empty) for p in expected] == [
                 (p.name, p.kind, p.default is p.empty) for p in actual
             ], name
+
+
+def test_any_module_of_async_helpers_becomes_a_namespace(fake: ThreadedServer) -> None:
+    # How a new module of async helpers is used from blocking code, with no change elsewhere.
+    module = ModuleType("my_helpers")
+
+    async def camera_type(instance: brayns_trio.Instance, *, upper: bool = False) -> str:
+        name: str = await instance.request("get-camera-type")
+        return name.upper() if upper else name
+
+    async def double(value: int) -> int:
+        await trio.lowlevel.checkpoint()
+        return 2 * value
+
+    async def methods(instance: brayns_trio.Instance, *names: str) -> AsyncIterator[str]:
+        for name in names:
+            schema = await instance.request("schema", {"endpoint": name})
+            yield schema["title"]
+
+    async def countdown(start: int) -> AsyncIterator[int]:
+        for value in range(start, 0, -1):
+            yield value
+
+    module.camera_type = camera_type  # type: ignore[attr-defined]
+    module.double = double  # type: ignore[attr-defined]
+    module.methods = methods  # type: ignore[attr-defined]
+    module.countdown = countdown  # type: ignore[attr-defined]
+    module.LIMIT = 3  # type: ignore[attr-defined]
+    with connect(fake.uri) as instance:
+        mine = instance.namespace(module)
+        assert mine.camera_type(upper=True) == "PERSPECTIVE"
+        assert mine.double(21) == 42  # no instance argument: run as it is
+        with mine.methods("get-version", "snapshot") as titles:
+            assert list(titles) == ["get-version", "snapshot"]
+        assert inspect.isasyncgenfunction(mine.countdown)  # not stepped: it takes no instance
+        assert instance.run(lambda: _collect(mine.countdown(3))) == [3, 2, 1]
+        assert mine.LIMIT == 3
+        assert dir(mine) == ["LIMIT", "camera_type", "countdown", "double", "methods"]
+        assert instance.namespace(module) is mine
+
+
+async def _collect(iterator: AsyncIterator[T]) -> list[T]:
+    return [item async for item in iterator]
