@@ -282,6 +282,13 @@ def test_run_and_enter_any_coroutine_and_context_manager(fake: ThreadedServer) -
         with instance.enter(instance.async_instance.task("get-version")) as task:
             assert instance.run(task.reply).result["minor"] == 10
 
+        def not_async() -> int:
+            return 1
+
+        with pytest.raises(TypeError):
+            instance.run(not_async)  # type: ignore[arg-type]
+        assert instance.request("get-camera-type") == "perspective"
+
 
 def test_task_progress_reply_and_cancel(fake: ThreadedServer) -> None:
     params = {"image_settings": {"size": list(SIZE)}}
