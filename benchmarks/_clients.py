@@ -8,6 +8,9 @@ Clients:
 - ``brayns_trio``: this library (``open_instance``, ``Instance.execute``), default settings
   (its native WebSocket transport);
 - ``brayns_trio_tws``: the same with ``Settings(transport="trio-websocket")``;
+- ``brayns_trio_blocking``: this library's blocking API (``brayns_trio.blocking.connect``,
+  ``BlockingInstance.execute``) from ordinary threads: the calling thread for one in flight, a
+  ``concurrent.futures.ThreadPoolExecutor`` of ``inflight`` workers otherwise;
 - ``trio_websocket``: a bare trio-websocket client: one ``send_message`` per request, one reader
   task matching replies to ``trio.Event``\\ s by id;
 - ``websockets``: the same on websockets' asyncio API, with futures;
@@ -58,7 +61,15 @@ import orjson
 
 __all__ = ["Measurement", "main"]
 
-CLIENTS = ("brayns_trio", "brayns_trio_tws", "trio_websocket", "websockets", "brayns", "ceiling")
+CLIENTS = (
+    "brayns_trio",
+    "brayns_trio_tws",
+    "brayns_trio_blocking",
+    "trio_websocket",
+    "websockets",
+    "brayns",
+    "ceiling",
+)
 SCENARIOS = ("small", "snapshot", "upload", "json", "pending", "codec")
 _HEADER = struct.Struct("<I")
 
@@ -278,6 +289,50 @@ async def _brayns_trio(options: Options) -> Measurement:
         return await _drive_trio(call, options, lambda: instance.stats.requests_sent)
 
 
+def _brayns_trio_blocking(options: Options) -> Measurement:
+    """The blocking API: one request at a time, or ``inflight`` threads of a thread pool."""
+    import concurrent.futures
+
+    import brayns_trio.blocking
+
+    if options.scenario == "pending":
+        raise SystemExit("the pending scenario needs a thread per request: not run")
+    method, params, binary = _request(options)
+    with brayns_trio.blocking.connect(options.uri) as instance:
+
+        def one() -> int:
+            return len(instance.execute(method, params, binary).binary) + len(binary)
+
+        timer = _Timer(options)
+        if options.inflight == 1:
+            for _ in range(options.warmup):
+                one()
+            timer.start()
+            for _ in range(options.count):
+                start = time.perf_counter()
+                timer.binary_bytes += one()
+                timer.latencies.append(time.perf_counter() - start)
+            timer.stop()
+            return timer.result()
+        taken = itertools.count()  # next() on it is atomic: the workers share it
+
+        def worker() -> int:
+            moved = 0
+            while next(taken) < options.count:
+                moved += one()
+            return moved
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=options.inflight) as pool:
+            # Warm-up, which also starts every worker thread before the timed part.
+            warm = [pool.submit(one) for _ in range(max(options.warmup, options.inflight))]
+            concurrent.futures.wait(warm)
+            timer.start()
+            workers = [pool.submit(worker) for _ in range(options.inflight)]
+            timer.binary_bytes = sum(future.result() for future in workers)
+            timer.stop()
+        return timer.result()
+
+
 def _codec(options: Options) -> Measurement:
     """In-process cost of one round trip's encoding and decoding, against bare orjson."""
     from brayns_trio._codec import decode, encode
@@ -485,6 +540,8 @@ def run(options: Options) -> Measurement:
         import trio
 
         return trio.run(_brayns_trio, options)
+    if options.client == "brayns_trio_blocking":
+        return _brayns_trio_blocking(options)
     if options.client == "trio_websocket":
         import trio
 

@@ -1,6 +1,7 @@
 """Benchmark brayns_trio against a bare trio-websocket client, websockets and the official client.
 
-``python benchmarks/run.py [--quick] [--rounds N] [--output benchmarks/results/results.md]``
+``python benchmarks/run.py [--quick] [--rounds N] [--scenarios KEY ...] [--clients NAME ...]
+[--output benchmarks/results/results.md]``
 
 Starts two servers in their own processes (the echo server and the fake Brayns server of
 ``_servers.py``), then runs every client through every scenario, each run in a fresh process
@@ -38,12 +39,15 @@ BASELINE = "trio_websocket"
 CLIENTS: dict[str, str] = {
     "brayns_trio": "brayns_trio",
     "brayns_trio_tws": "brayns_trio on trio-websocket",
+    "brayns_trio_blocking": "brayns_trio blocking API (threads)",
     "trio_websocket": "trio-websocket (bare)",
     "websockets": "websockets-asyncio",
     "brayns": "brayns 3.10.1 (official)",
     "ceiling": "echo ceiling",
 }
 OFFICIAL_DEADLOCK = "skipped: deadlocks above ~100 in flight"
+BLOCKING = "brayns_trio_blocking"
+BLOCKING_THREADS = "not run: one thread per request in flight"
 MIB = 1 << 20
 SNAPSHOT_SIZE = 2048  # 2048x2048 RGBA, PNG uncompressed: 16 MiB per reply
 RUN_TIMEOUT = 180.0
@@ -168,8 +172,11 @@ def scenarios(quick: bool) -> list[Scenario]:
     def n(full: int, short: int) -> int:
         return short if quick else full
 
-    every = tuple(CLIENTS)
-    real = tuple(c for c in CLIENTS if c != "ceiling")
+    # The blocking API runs where threads make sense: sequential, and from a thread pool of 16
+    # or 128 workers (one thread per request in flight).
+    every = tuple(c for c in CLIENTS if c != BLOCKING)
+    real = tuple(c for c in every if c != "ceiling")
+    threads = (*every[:2], BLOCKING, *every[2:])
     small = n(10_000, 2_000)
     result = [
         Scenario(
@@ -181,10 +188,13 @@ def scenarios(quick: bool) -> list[Scenario]:
             small,
             n(500, 100),
             (REQ_S, P50, P99, CPU),
-            every,
+            threads,
         )
     ]
     for depth in (16, 128, 1024, 10_000):
+        skipped = {"brayns": OFFICIAL_DEADLOCK} if depth > 100 else {}
+        if depth > 128:
+            skipped[BLOCKING] = BLOCKING_THREADS
         result.append(
             Scenario(
                 f"pipe{depth}",
@@ -194,9 +204,9 @@ def scenarios(quick: bool) -> list[Scenario]:
                 depth,
                 max(small, 2 * depth) if depth > 1024 else small,
                 n(500, 100),
-                (REQ_S, CPU) if depth >= 1024 else (REQ_S,),
-                every,
-                {"brayns": OFFICIAL_DEADLOCK} if depth > 100 else {},
+                (REQ_S, CPU),
+                threads if depth <= 128 else every,
+                skipped,
             )
         )
     mib = SNAPSHOT_SIZE * SNAPSHOT_SIZE * 4 // MIB
@@ -210,7 +220,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             n(2_000, 500),
             n(200, 50),
             (REQ_S, P50),
-            real,
+            (*real[:2], BLOCKING, *real[2:]),
         ),
         Scenario(
             "snap-fake",
@@ -468,6 +478,28 @@ def _codec_note(results: Results) -> str:
     )
 
 
+def _blocking_note(results: Results) -> str:
+    """The blocking API against the Trio API it wraps, at the same depth."""
+    parts = []
+    for key, label in (("seq", "sequential"), ("pipe16", "16 threads"), ("pipe128", "128 threads")):
+        blocking = _median(results, key, BLOCKING, REQ_S)
+        native = _median(results, key, "brayns_trio", REQ_S)
+        if blocking is None or native is None:
+            continue
+        parts.append(f"{label}: {blocking / native:.2f}x the requests per second")
+    p50_blocking = _median(results, "seq", BLOCKING, P50)
+    p50_native = _median(results, "seq", "brayns_trio", P50)
+    if p50_blocking is not None and p50_native is not None:
+        parts.append(f"{p50_blocking - p50_native:+.0f} µs of p50 latency per call")
+    if not parts:
+        return "- The blocking API was not measured in this run."
+    return (
+        "- Blocking API (`brayns_trio.blocking`: a Trio loop in a background thread, each call "
+        "handed to it and its outcome handed back) against the Trio API at the same depth "
+        "(worker threads of a `ThreadPoolExecutor` against Trio tasks): " + "; ".join(parts) + "."
+    )
+
+
 def report(
     plan: Sequence[Scenario],
     results: Results,
@@ -530,6 +562,7 @@ def report(
         "- RSS per pending request includes the waiting caller's task (a Trio task or an "
         "asyncio task), read after a garbage collection once all requests are sent.",
         _codec_note(results),
+        _blocking_note(results),
         "",
         "## Per-round values",
         "",
@@ -556,10 +589,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=list(CLIENTS),
         help="clients to run (default: all)",
     )
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        metavar="KEY",
+        help="scenario keys to run (default: all): seq, pipe16, pipe128, pipe1024, pipe10000, "
+        "fake-seq, snap-fake, reply1, reply64, reply256, upload1, upload64, upload256, json, "
+        "pending, codec",
+    )
     options = parser.parse_args(argv)
     rounds = options.rounds or (1 if options.quick else 3)
     clients: list[str] = [c for c in CLIENTS if c in options.clients]
     plan = scenarios(options.quick)
+    if options.scenarios:
+        unknown = set(options.scenarios) - {scenario.key for scenario in plan}
+        if unknown:
+            parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+        plan = [scenario for scenario in plan if scenario.key in options.scenarios]
     started = datetime.datetime.now(datetime.UTC)
     load_before = os.getloadavg()
     start = time.monotonic()
