@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     from brayns_trio import api, helpers
+    from brayns_trio._loaders_generated import LoaderParams
     from brayns_trio.api._support import BinaryResult
     from brayns_trio.blocking import BlockingIterator
 
@@ -362,7 +363,7 @@ class HelpersNamespace(Protocol):
         path: str,
         *,
         loader_name: str | None = ...,
-        loader_properties: Mapping[str, Any] | None = ...,
+        loader_properties: Mapping[str, Any] | LoaderParams | None = ...,
         on_progress: helpers.ProgressCallback | None = ...,
     ) -> list[api.ModelInstance]:
         """Load a model from a file on the *server's* file system and return the models created."""
@@ -537,7 +538,7 @@ class HelpersNamespace(Protocol):
         *,
         model_type: str | None = ...,
         loader_name: str | None = ...,
-        loader_properties: Mapping[str, Any] | None = ...,
+        loader_properties: Mapping[str, Any] | LoaderParams | None = ...,
         on_progress: helpers.ProgressCallback | None = ...,
     ) -> list[api.ModelInstance]:
         """Read a *local* model file, upload its bytes, and return the models created."""
