@@ -18,6 +18,7 @@ import trio.testing
 
 from brayns_trio._validation import validate
 from brayns_trio.testing import FakeBrayns, main, open_fake_server
+from brayns_trio.testing._exr import ExrError, encode_gbuffers
 from brayns_trio.testing._jsonio import dumps
 from brayns_trio.testing._server import (
     CANCEL_FRACTION,
@@ -1021,3 +1022,33 @@ def test_unknown_plugin_is_rejected() -> None:
     with pytest.raises(ValueError, match="Unknown plugin"):
         FakeBrayns(plugins=["nope"])
     assert main(["--uri", "127.0.0.1:0", "--plugin", "nope"]) == 2
+
+
+# ---- g-buffer files ---------------------------------------------------------------------------
+
+
+def test_gbuffer_exr_layout_single_and_multi_part() -> None:
+    # 2x1 colour image: pixel 0 red, pixel 1 blue, both opaque.
+    pixels = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0]
+    single = encode_gbuffers(2, 1, ["color"], {"color": pixels})
+    assert single[:8] == b"v/1\x01\x02\x00\x00\x00"  # version 2, single part
+    # The last attribute (name, type, size, a float), then the header's closing null byte.
+    header_end = single.index(b"screenWindowWidth") + len(b"screenWindowWidth\0float\0") + 8
+    assert single[header_end] == 0
+    (offset,) = struct.unpack_from("<Q", single, header_end + 1)
+    y, size = struct.unpack_from("<ii", single, offset)
+    assert (y, size) == (0, 2 * 4 * 4)
+    # Channels are stored alphabetically: A, B, G, R, each a row of 2 floats.
+    row = struct.unpack_from("<8f", single, offset + 8)
+    assert row == (1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0)
+    uniform = encode_gbuffers(2, 1, ["color"], {"color": [1.0, 0.0, 0.0, 1.0]})
+    assert len(uniform) == len(single)
+    multi = encode_gbuffers(64, 64, ["color", "depth"])
+    assert multi[4:8] == b"\x02\x10\x00\x00"  # multi-part flag
+    assert multi.count(b"scanlineimage") == 2
+    # As recorded: 64x64 colour alone is 66 891 bytes.
+    assert len(encode_gbuffers(64, 64, ["color"])) == 66891
+    with pytest.raises(ExrError, match="Invalid argument"):
+        encode_gbuffers(64, 64, [])
+    with pytest.raises(ExrError, match="must be unique"):
+        encode_gbuffers(64, 64, ["depth", "depth"])

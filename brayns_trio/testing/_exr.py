@@ -64,14 +64,16 @@ def _scanlines(
     """One uncompressed scanline block per row: each channel's row, channels sorted."""
     order = sorted(range(len(channels)), key=lambda i: channels[i])
     count = len(channels)
+    if pixels is None or len(pixels) == count:
+        # A uniform image: one value per channel, the same row everywhere.
+        values = pixels or [0.0] * count
+        row = b"".join(struct.pack("<f", values[c]) * width for c in order)
+        return [row] * height
     rows = []
     for y in range(height):
-        if pixels is None:
-            rows.append(bytes(4 * width * count))
-            continue
         base = y * width * count
-        row = pixels[base : base + width * count]
-        rows.append(b"".join(struct.pack(f"<{width}f", *row[c::count]) for c in order))
+        line = pixels[base : base + width * count]
+        rows.append(b"".join(struct.pack(f"<{width}f", *line[c::count]) for c in order))
     return rows
 
 
@@ -84,7 +86,8 @@ def encode_gbuffers(
     """Encode the requested g-buffer ``channels`` (color, depth, albedo, normal) as EXR bytes.
 
     ``pixels`` maps a channel to its values, row by row from the top, interleaved in the order
-    of :data:`GBUFFER_CHANNELS`; missing channels are zeros. Raises :class:`ExrError` with the
+    of :data:`GBUFFER_CHANNELS`, or to a single pixel's values for a uniform image; missing
+    channels are zeros. Raises :class:`ExrError` with the
     real encoder's message for an empty or duplicated channel list.
     """
     if not channels:

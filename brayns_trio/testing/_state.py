@@ -736,7 +736,7 @@ class BraynsState:
     ) -> bytes:
         """Return the EXR bytes of an export-gbuffers (empty scene values: the background)."""
         r, g, b, a = (renderer or self.renderers[self.renderer_type])["background_color"]
-        pixels = {"color": [r, g, b, a] * (width * height)}
+        pixels = {"color": [r, g, b, a]}
         try:
             return encode_gbuffers(width, height, channels, pixels)
         except ExrError as error:
