@@ -17,7 +17,7 @@ Comparison, frame by frame within each step:
   operations in the same order, each before its request's reply, amounts in [0, 1], and a
   request's first progress compared in full;
 - binary replies: the JSON part equal (``color_buffer.size`` only as zero or non-zero), the same
-  format, width and height; the mean colour is compared only for images of a scene without
+  format, width, height and pixel mode (EXR: channels and compression); the mean colour is compared only for images of a scene without
   geometry (the background), the byte size only for uncompressed EXR;
 - files written with ``file_path``: the same existence, format and size class;
 - async replies arriving later than half a second are compared in time too, loosely (0.3 s +
@@ -285,13 +285,14 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int]:
+def _jpeg_size(data: bytes) -> tuple[int, int, str]:
+    """Width, height and mode (from the component count) of a JPEG."""
     index = 2
     while index + 9 < len(data):
         marker, length = data[index + 1], struct.unpack(">H", data[index + 2 : index + 4])[0]
         if marker in (0xC0, 0xC1, 0xC2):
             height, width = struct.unpack(">HH", data[index + 5 : index + 9])
-            return width, height
+            return width, height, {1: "L", 3: "RGB", 4: "CMYK"}.get(data[index + 9], "?")
         index += 2 + length
     raise AssertionError("JPEG without a frame header")
 
@@ -356,10 +357,11 @@ def _png_mean(data: bytes) -> list[float] | None:
 def _summary(data: bytes) -> dict[str, Any]:
     if data.startswith(b"\x89PNG"):
         width, height = _png_size(data)
-        return {"format": "png", "width": width, "height": height, "len": len(data)}
+        mode = {0: "L", 2: "RGB", 4: "LA", 6: "RGBA"}.get(data[25], "?")
+        return {"format": "png", "width": width, "height": height, "mode": mode, "len": len(data)}
     if data.startswith(b"\xff\xd8\xff"):
-        width, height = _jpeg_size(data)
-        return {"format": "jpg", "width": width, "height": height, "len": len(data)}
+        width, height, mode = _jpeg_size(data)
+        return {"format": "jpg", "width": width, "height": height, "mode": mode, "len": len(data)}
     if data.startswith(b"v/1\x01"):
         return {"format": "exr", "len": len(data), **_exr_header(data)}
     return {"format": "?", "len": len(data)}
@@ -370,7 +372,7 @@ def _compare_image(expected: dict[str, Any], data: bytes, empty_scene: bool) -> 
         return ["the file should not exist"] if data else []
     summary = _summary(data)
     out = []
-    for key in ("format", "width", "height", "channels", "compression"):
+    for key in ("format", "width", "height", "mode", "channels", "compression"):
         if key in expected and expected[key] != summary.get(key):
             out.append(f"image {key}: {expected[key]!r} != {summary.get(key)!r}")
     if (expected["len"] == 0) != (summary["len"] == 0):
