@@ -666,6 +666,7 @@ async def test_coloring(fake: Fake, tmp_path: Path) -> None:
     assert await helpers.get_color_methods(instance, mesh.model_id) == ["solid", "triangle"]
     await helpers.set_model_color(instance, mesh.model_id, BLUE)
     await helpers.color_model(instance, mesh.model_id, "triangle", {"0": RED})
+    assert fake.server.state.models[mesh.model_id].colors == [list(RED)] + [list(BLUE)] * 3
     # Other methods are the -32602 "Invalid coloring method".
     with pytest.raises(JsonRpcError) as info:
         await helpers.color_model(instance, mesh.model_id, "vertex", {"0": RED})

@@ -13,9 +13,13 @@ Data model (what a renderer reads; every attribute is plain Python data):
   geometry objects as sent, e.g. ``{"center": [x, y, z], "radius": r}``; for a mesh one
   ``{"vertices": [[x, y, z], ...], "triangles": [[i, j, k], ...]}``; for a light one object with
   every field, defaults filled in; for clipping the primitives as sent), ``colors`` (one RGBA
-  per primitive for geometries and meshes), ``material`` (``(type, values)`` or None),
-  ``transform`` (translation, rotation quaternion XYZW, scale), ``is_visible`` and
-  ``local_bounds``.
+  per primitive for geometries, per triangle for meshes, set by ``color-model``),
+  ``material`` (``(type, values)`` or None), ``transform`` (translation, rotation quaternion
+  XYZW, scale; world = rotate(scale * local) + translation), ``is_visible`` and
+  ``local_bounds``; :meth:`Model.bounds` gives the world bounds.
+- the capsule, plane and box primitives keep the message fields (``p0``, ``r0``, ``p1``, ``r1``;
+  ``coefficients`` a, b, c, d of ax + by + cz + d = 0; ``min``, ``max``; bounded planes add
+  ``bounds``); :func:`transform_point` applies a model's transform.
 - camera: :attr:`camera_type` ("perspective", "orthographic"), :attr:`projections` (the
   values of each projection), :attr:`view` (position, target, up), :attr:`near_clip`,
   :attr:`region` (image_start, image_end, normalized, y flipped).
@@ -97,7 +101,15 @@ from ._images import encode_jpeg, encode_png
 from ._loaders import Mesh, Volume
 from ._titles import LOADER_TITLES, SCHEMA_TITLES
 
-__all__ = ["PLUGINS", "BraynsState", "Entrypoint", "Model", "load_entrypoints", "load_loaders"]
+__all__ = [
+    "PLUGINS",
+    "BraynsState",
+    "Entrypoint",
+    "Model",
+    "load_entrypoints",
+    "load_loaders",
+    "transform_point",
+]
 
 # Command-line plugin name -> the `plugin` value of its entrypoints/loaders in the data files.
 PLUGINS: dict[str, str] = {
@@ -325,7 +337,7 @@ def _rotation_matrix(q: Sequence[float]) -> list[list[float]]:
     ]
 
 
-def _transform_point(transform: dict[str, Any], point: Sequence[float]) -> Vec3:
+def transform_point(transform: dict[str, Any], point: Sequence[float]) -> Vec3:
     """Apply scale, rotation and translation to a point (as a renderer would)."""
     scaled = [c * s for c, s in zip(point, transform["scale"], strict=True)]
     matrix = _rotation_matrix(transform["rotation"])
@@ -353,7 +365,7 @@ def _transform_bounds(bounds: Bounds, transform: dict[str, Any]) -> Bounds:
         for j in (0, 1)
         for k in (0, 1)
     ]
-    moved = [_transform_point(transform, corner) for corner in corners]
+    moved = [transform_point(transform, corner) for corner in corners]
     return (
         [_float32(min(p[a] for p in moved)) for a in range(3)],
         [_float32(max(p[a] for p in moved)) for a in range(3)],
@@ -642,7 +654,7 @@ class BraynsState:
             primitives=[
                 {"vertices": mesh.vertices, "triangles": [list(t) for t in mesh.triangles]}
             ],
-            colors=[[1, 1, 1, 1]],
+            colors=[[1, 1, 1, 1] for _ in mesh.triangles],
             info=info,
             material=("phong", dict(MATERIAL_DEFAULTS["phong"])),
             color_methods=("solid", "triangle"),
