@@ -144,9 +144,10 @@ CLIENT_HANDLE = 139881716124800
 # Fit: the recorded progress amounts of the 1920x1080 renders (0.24, 0.43, 0.61, 0.83 at 1..4 s
 # interactive spp 64; 0.79 at 1 s production spp 16) put the end of those renders at 4.7 s,
 # 5.8 s and 1.27 s; the formula gives 4.74 s, 5.84 s and 1.27 s, and every other cell of the
-# matrix ends before the first 1 s poll, as recorded. Reply times then come out within 40 ms
-# of the recording (e.g. 1 x 1 s + 0.2 s encode = 1.21 s for 1080p interactive spp 1, recorded
-# 1.21 s). A cancelled render lets go of the frame after CANCEL_FRACTION of its remaining time:
+# matrix ends before the first 1 s poll, as recorded. Replayed, the 38 recorded async replies
+# arrive within 70 ms of their recorded times (e.g. 1 s + 0.207 s encode = 1.22 s for 1080p
+# interactive spp 1, recorded 1.21 s).
+# A cancelled render lets go of the frame after CANCEL_FRACTION of its remaining time:
 # the recording spreads widely (0.96, 0.75 and 0.43 of it in cancel/running-snapshot,
 # cancel/running-snapshot-immediately and async/cancel-non-async-in-flight), 0.6 sits in the
 # middle. G-buffers render in GBUFFER_FACTOR of a snapshot's time (one recorded cancel:
