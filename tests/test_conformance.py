@@ -23,8 +23,9 @@ Comparison, frame by frame within each step:
 - async replies arriving later than half a second are compared in time too, loosely (0.3 s +
   15 %): the render time model must land them in the right poll period (the code-20 error of a
   cancelled render excepted: the recording spreads too widely);
-- the six cases in which the real server aborted (images under 64x64) are a documented difference:
-  the fake answers an error naming the limit.
+- the five cases in which the real server dropped the connection on a frame under 64x64 (its
+  process aborts) are a documented difference: the fake answers an error naming the limit, and
+  the case ends there.
 """
 
 from __future__ import annotations
