@@ -593,6 +593,13 @@ async def _documented_crash(
         or "64x64" not in replies[0]["error"]["message"]
     ):
         return [f"step {index}: an error naming the 64x64 limit expected, got {replies}"]
+    # ... and it keeps serving.
+    await client.send_json({"jsonrpc": "2.0", "id": "after", "method": "get-version"})
+    frames = await _collect(
+        inbox, trio.current_time(), _is_reply, quiet=QUIET, limit=ANY_REPLY_LIMIT
+    )
+    if [a.message.json.get("id") for a in frames] != ["after"]:
+        return [f"step {index}: the fake should keep serving after the error, got {frames}"]
     return []
 
 
