@@ -18,6 +18,7 @@ import trio.testing
 
 from brayns_trio._validation import validate
 from brayns_trio.testing import FakeBrayns, main, open_fake_server
+from brayns_trio.testing._errors import JsonRpcError
 from brayns_trio.testing._exr import ExrError, encode_gbuffers
 from brayns_trio.testing._jsonio import dumps
 from brayns_trio.testing._server import (
@@ -1052,3 +1053,51 @@ def test_gbuffer_exr_layout_single_and_multi_part() -> None:
         encode_gbuffers(64, 64, [])
     with pytest.raises(ExrError, match="must be unique"):
         encode_gbuffers(64, 64, ["depth", "depth"])
+
+
+# ---- frame settings (what a renderer draws) ---------------------------------------------------
+
+
+async def test_frame_settings_apply_snapshot_overrides(
+    clock: trio.testing.MockClock, server: FakeBrayns
+) -> None:
+    state = server.state
+    current = state.frame_settings()
+    assert current["renderer"]["name"] == "interactive"
+    assert current["camera"] == {
+        "name": "perspective",
+        "aperture_radius": 0,
+        "focus_distance": 1,
+        "fovy": 45,
+    }
+    assert current["view"] == {"position": [0, 0, 0], "target": [0, 0, 1], "up": [0, 1, 0]}
+    view = {"position": [0, 0, 5], "target": [0, 0, 0], "up": [0, 1, 0]}
+    frame = state.frame_settings(
+        {
+            "renderer": {"name": "production", "params": {"samples_per_pixel": 2}},
+            "camera": {"name": "orthographic", "params": {"height": 3}},
+            "camera_view": view,
+            "camera_near_clip": 0.1,
+            "image_start": [0.25, 0.75],
+        }
+    )
+    assert frame["renderer"] == {
+        "name": "production",
+        "background_color": [0, 0, 0, 1],
+        "max_ray_bounces": 3,
+        "samples_per_pixel": 2,
+    }
+    assert frame["camera"] == {"name": "orthographic", "height": 3}
+    assert (frame["view"], frame["near_clip"]) == (view, 0.1)
+    assert frame["region"] == {"image_end": [1, 0], "image_start": [0.25, 0.75]}
+    # Overrides are temporary: the state is unchanged.
+    assert state.frame_settings() == current
+    with pytest.raises(JsonRpcError) as info:
+        state.frame_settings({"renderer": {"name": "bogus"}})
+    assert (info.value.code, info.value.message) == (-32603, "Unknown type name bogus")
+    with pytest.raises(JsonRpcError) as info:
+        state.frame_settings({"camera": {"name": "perspective", "params": {"fovy": "wide"}}})
+    assert (info.value.code, info.value.message) == (-32602, "Invalid engine JSON schema")
+    with pytest.raises(JsonRpcError) as info:
+        state.frame_settings({"simulation_frame": 3})
+    assert (info.value.code, info.value.message) == (-32603, "Simulation frame out of range")

@@ -816,20 +816,14 @@ class FakeBrayns:
         # The first readiness check always comes after one sleep (every snapshot takes >= 1 s).
         return max(seconds * self.time_scale, 1e-6)
 
-    def _render_settings(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Checks a snapshot/export-gbuffers makes before rendering; the renderer to use."""
-        self.state.check_simulation_frame(params.get("simulation_frame"))
-        renderer = self.state.check_renderer(params.get("renderer"))
-        self.state.check_camera(params.get("camera"))
-        return renderer
-
     async def _snapshot(self, task: _Task) -> None:
         params = task.params
         settings = params.get("image_settings") or {}
         size = settings.get("size") or self.state.viewport
         file_path = params.get("file_path") or ""
         task.download = not file_path
-        renderer = self._render_settings(params)
+        frame = self.state.frame_settings(params)
+        renderer = frame["renderer"]
         self.state.check_frame_size(size)
         image_format = settings.get("format") or "png"
         if file_path:
@@ -840,7 +834,7 @@ class FakeBrayns:
         samples = int(renderer.get("samples_per_pixel", 1))
         work = self._work(size, samples, renderer["name"], 1.0)
         await self._render(task, "Rendering snapshot ...", work, renderer["name"], size)
-        data = self.state.encode_image(size[0], size[1], image_format, quality, renderer)
+        data = self.state.encode_image(size[0], size[1], image_format, quality, frame)
         if self.snapshot_duration is None:
             await self._sleep(encode_seconds(size[0], size[1], image_format) * self.time_scale)
         if file_path:
@@ -854,12 +848,13 @@ class FakeBrayns:
         size = params.get("resolution") or self.state.viewport
         file_path = params.get("file_path") or ""
         task.download = not file_path
-        renderer = self._render_settings(params)
+        frame = self.state.frame_settings(params)
+        renderer = frame["renderer"]
         self.state.check_frame_size(size)
         samples = int(renderer.get("samples_per_pixel", 1))
         work = self._work(size, samples, renderer["name"], GBUFFER_FACTOR)
         await self._render(task, "Exporting g-buffers ...", work, renderer["name"], size)
-        data = self.state.gbuffers(size[0], size[1], list(params["channels"]), renderer)
+        data = self.state.gbuffers(size[0], size[1], list(params["channels"]), frame)
         if file_path:
             self._save(file_path, data)
             await self._reply(task, None)

@@ -694,30 +694,53 @@ class BraynsState:
         if not self.simulation["start_frame"] <= frame <= self.simulation["end_frame"]:
             raise JsonRpcError(INTERNAL_ERROR, "Simulation frame out of range")
 
-    def check_renderer(self, renderer: dict[str, Any] | None) -> dict[str, Any]:
-        """Return the renderer values a snapshot override gives (validated as the real one)."""
-        if not renderer:
-            return copy.deepcopy(self.renderers[self.renderer_type]) | {"name": self.renderer_type}
-        name = renderer.get("name") or self.renderer_type
-        if name not in self.renderers:
-            raise JsonRpcError(INTERNAL_ERROR, f"Unknown type name {name}")
-        params = renderer.get("params") or {}
-        schema = self.entrypoints[f"set-renderer-{name}"].params or {}
-        if validate(params, schema):
-            raise JsonRpcError(INVALID_PARAMS, "Invalid engine JSON schema")
-        return _renderer_defaults()[name] | params | {"name": name}
+    def frame_settings(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """How a frame is to be rendered: the current settings with a request's overrides.
 
-    def check_camera(self, camera: dict[str, Any] | None) -> None:
-        """Raise like the real server for an unknown camera override."""
-        if not camera:
-            return
-        name = camera.get("name") or self.camera_type
-        if name not in ("perspective", "orthographic"):
+        ``overrides`` are snapshot/export-gbuffers params (``renderer`` and ``camera`` as
+        ``{"name", "params"}``, ``camera_view``, ``camera_near_clip``, ``image_start``,
+        ``image_end``, ``simulation_frame``), checked as the real server checks them. An
+        overridden renderer or camera is a fresh object of that type (defaults, then the given
+        params). Returns plain data::
+
+            {"renderer": {"name", "background_color", "samples_per_pixel", ...},
+             "camera": {"name", <projection values>}, "view": {"position", "target", "up"},
+             "near_clip": float, "region": {"image_start", "image_end"}}
+        """
+        overrides = overrides or {}
+        self.check_simulation_frame(overrides.get("simulation_frame"))
+        renderer = self._override(overrides.get("renderer"), "renderer")
+        camera = self._override(overrides.get("camera"), "camera")
+        near_clip = overrides.get("camera_near_clip")
+        region = copy.deepcopy(self.region)
+        for key in ("image_start", "image_end"):
+            if overrides.get(key) is not None:
+                region[key] = list(overrides[key])
+        return {
+            "renderer": renderer,
+            "camera": camera,
+            "view": copy.deepcopy(overrides.get("camera_view") or self.view),
+            "near_clip": self.near_clip if near_clip is None else near_clip,
+            "region": region,
+        }
+
+    def _override(self, data: dict[str, Any] | None, what: str) -> dict[str, Any]:
+        current = self.renderer_type if what == "renderer" else self.camera_type
+        values = self.renderers if what == "renderer" else self.projections
+        if not data:
+            return copy.deepcopy(values[current]) | {"name": current}
+        name = data.get("name") or current
+        defaults = _renderer_defaults() if what == "renderer" else _projection_defaults()
+        if name not in defaults or f"set-{what}-{name}" not in self.entrypoints:
             raise JsonRpcError(INTERNAL_ERROR, f"Unknown type name {name}")
-        params = camera.get("params") or {}
-        schema = self.entrypoints[f"set-camera-{name}"].params or {}
-        if validate(params, schema):
+        params = data.get("params") or {}
+        if validate(params, self.entrypoints[f"set-{what}-{name}"].params or {}):
             raise JsonRpcError(INVALID_PARAMS, "Invalid engine JSON schema")
+        return defaults[name] | params | {"name": name}
+
+    def current_frame(self) -> dict[str, Any]:
+        """:meth:`frame_settings` without overrides (what render-image draws)."""
+        return self.frame_settings()
 
     # ---- images -------------------------------------------------------------------------
     def background(self, renderer: dict[str, Any] | None = None) -> tuple[int, int, int, int]:
@@ -732,11 +755,15 @@ class BraynsState:
         height: int,
         image_format: str,
         quality: int,
-        renderer: dict[str, Any] | None = None,
+        frame: dict[str, Any] | None = None,
     ) -> bytes:
-        """Encode the rendered image; unknown formats are the real encoder's -32603."""
+        """Encode the image of ``frame`` (see :meth:`frame_settings`; default: the current one).
+
+        Unknown formats are the real encoder's -32603.
+        """
         fmt = image_format.lower()
-        background = self.background(renderer)
+        frame = frame or self.current_frame()
+        background = self.background(frame["renderer"])
         if fmt == "png":
             return encode_png(width, height, background, self.png_compression)
         if fmt == "jpg":
@@ -744,10 +771,11 @@ class BraynsState:
         raise JsonRpcError(INTERNAL_ERROR, f"Format not supported: '{image_format}'")
 
     def gbuffers(
-        self, width: int, height: int, channels: list[str], renderer: dict[str, Any] | None = None
+        self, width: int, height: int, channels: list[str], frame: dict[str, Any] | None = None
     ) -> bytes:
-        """Return the EXR bytes of an export-gbuffers (empty scene values: the background)."""
-        r, g, b, a = (renderer or self.renderers[self.renderer_type])["background_color"]
+        """Return the EXR bytes of an export-gbuffers of ``frame`` (see :meth:`frame_settings`)."""
+        frame = frame or self.current_frame()
+        r, g, b, a = frame["renderer"]["background_color"]
         pixels = {"color": [r, g, b, a]}
         try:
             return encode_gbuffers(width, height, channels, pixels)
