@@ -26,6 +26,8 @@ Data model (what a renderer reads; every attribute is plain Python data):
 - renderer: :attr:`renderer_type` and :attr:`renderers` (values of each type, with
   ``background_color`` RGBA linear and ``samples_per_pixel``).
 - application: :attr:`viewport` ([width, height]); framebuffer: :attr:`framebuffer`.
+- :meth:`BraynsState.frame_settings` resolves all of the camera and renderer state, with a
+  snapshot's overrides, into the one plain object an image encoder receives.
 
 Values and errors follow a real braynsService 3.10.1 as recorded in the conformance corpus
 (``tests/conformance/corpus.jsonl``), which wins over the documentation. Rules where the two
