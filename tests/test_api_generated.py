@@ -238,7 +238,8 @@ async def scenario_bounded_planes(ctx: Context) -> None:
 @covers("add-clip-plane")
 async def scenario_clip_plane(ctx: Context) -> None:
     model = await api.add_clip_plane(ctx.instance, api.Plane(coefficients=[1, 0, 0, 0]))
-    assert model.model_type == "clip_plane"
+    # The deprecated add-clip-plane makes a "clipping_geometry" (recorded on a real server).
+    assert model.model_type == "clipping_geometry"
     assert model.bounds.min == [FLT_MAX] * 3
 
 
@@ -276,7 +277,8 @@ async def scenario_clipping_geometries(ctx: Context) -> None:
             api.AddClippingSpheresParams(primitives=[api.Sphere(center=[0, 0, 0], radius=2)]),
         ),
     ]
-    assert [model.model_type for model in models] == ["clipping_geometry"] * 5
+    # The add-clipping-* entrypoints make a "clip_geometry" (recorded on a real server).
+    assert [model.model_type for model in models] == ["clip_geometry"] * 5
     assert [model.model_id for model in models] == [0, 1, 2, 3, 4]
 
 
@@ -360,9 +362,11 @@ async def scenario_clears(ctx: Context) -> None:
         await api.add_clipping_spheres(instance, params)  # 3
         assert await model_ids(ctx) == [0, 1, 2, 3]
 
+    # As recorded on a real server: both clip clears remove both kinds of clipping geometry,
+    # clear-renderables removes the geometries only, and clear-models restarts the ids at 0.
     await populate()
     await api.clear_clip_planes(instance)
-    assert await model_ids(ctx) == [0, 1, 3]
+    assert await model_ids(ctx) == [0, 1]
     await populate()
     await api.clear_clipping_geometries(instance)
     assert await model_ids(ctx) == [0, 1]
@@ -385,7 +389,7 @@ async def scenario_coloring(ctx: Context) -> None:
     values = await api.get_color_values(
         instance, api.ColorMethodValuesMessage(id=model_id, method="primitive")
     )
-    assert values == ["0"]  # one primitive
+    assert values == ["0-0"]  # the range of primitive indices
     params = api.ColorModelMessage(id=model_id, method="primitive", values={"0": [0, 1, 0, 1]})
     await api.color_model(instance, params)
     with pytest.raises(JsonRpcError) as info:
@@ -396,11 +400,11 @@ async def scenario_coloring(ctx: Context) -> None:
 @covers("get-color-ramp", "set-color-ramp")
 async def scenario_color_ramp(ctx: Context) -> None:
     model_id = (await add_sphere(ctx)).model_id
-    # Only volumes and simulated circuits have a color ramp, and the fake server loads neither:
-    # for a geometry model both calls fail with the real server's -32600.
+    # Only volumes and simulated circuits have a color ramp: for a geometry model the getter
+    # fails with code 0 and the setter with -32600, as on the real server.
     with pytest.raises(JsonRpcError) as info:
         await api.get_color_ramp(ctx.instance, api.GetModelMessage(id=model_id))
-    assert info.value.code == INVALID_REQUEST
+    assert info.value.code == 0
     ramp = api.ColorRamp(colors=[[0, 0, 0, 1], [1, 1, 1, 1]], range=[0, 1])
     with pytest.raises(JsonRpcError) as info:
         await api.set_color_ramp(
@@ -413,7 +417,10 @@ async def scenario_color_ramp(ctx: Context) -> None:
 async def scenario_enable_simulation(ctx: Context) -> None:
     model_id = (await add_sphere(ctx)).model_id
     params = api.EnableSimulationMessage(model_id=model_id, enabled=True)
-    await api.enable_simulation(ctx.instance, params)
+    # A geometry has no simulation: code 0, as on the real server.
+    with pytest.raises(JsonRpcError) as info:
+        await api.enable_simulation(ctx.instance, params)
+    assert info.value.code == 0
     with pytest.raises(JsonRpcError) as info:
         await api.enable_simulation(ctx.instance, attrs.evolve(params, model_id=99))
     assert info.value.code == INVALID_PARAMS
@@ -424,9 +431,12 @@ async def scenario_simulation_parameters(ctx: Context) -> None:
     instance = ctx.instance
     initial = api.SimulationParameters(current=0, dt=0, end_frame=0, start_frame=0, unit="ms")
     assert await api.get_simulation_parameters(instance) == initial
-    # No simulation is loaded (frames 0 to 0): the server clamps the current frame to that range.
-    await api.set_simulation_parameters(instance, api.SetSimulationParametersParams(current=5))
+    # No simulation is loaded (frames 0 to 0): a frame out of that range is refused.
+    with pytest.raises(JsonRpcError) as info:
+        await api.set_simulation_parameters(instance, api.SetSimulationParametersParams(current=5))
+    assert (info.value.code, info.value.message) == (-32603, "Simulation frame out of range")
     assert await api.get_simulation_parameters(instance) == initial
+    await api.set_simulation_parameters(instance, api.SetSimulationParametersParams(current=0))
     await api.set_simulation_parameters(instance)  # all optional: {}
 
 
@@ -541,7 +551,7 @@ async def scenario_application_parameters(ctx: Context) -> None:
 async def scenario_camera_view(ctx: Context) -> None:
     instance = ctx.instance
     view = await api.get_camera_view(instance)
-    assert view == api.View(position=[1.5, 0, 8], target=[1.5, 0, 0], up=[0, 1, 0])
+    assert view == api.View(position=[0, 0, 0], target=[0, 0, 1], up=[0, 1, 0])
     moved = attrs.evolve(view, position=[0.5, 1.0, 10.0])
     await api.set_camera_view(instance, moved)
     assert await api.get_camera_view(instance) == moved
@@ -597,10 +607,16 @@ async def scenario_cylindric(ctx: Context) -> None:
 @covers("get-renderer-type", "get-renderer-production", "set-renderer-production")
 async def scenario_production(ctx: Context) -> None:
     instance = ctx.instance
+    # Not the current renderer (interactive is): the real server's -32600.
+    with pytest.raises(JsonRpcError) as info:
+        await api.get_renderer_production(instance)
+    assert info.value.code == INVALID_REQUEST
+    await api.set_renderer_production(instance, api.Production())
     assert await api.get_renderer_type(instance) == "production"
-    default = api.Production(background_color=[0, 0, 0, 1], max_ray_bounces=2, samples_per_pixel=1)
+    default = api.Production(background_color=[0, 0, 0, 1], max_ray_bounces=3, samples_per_pixel=5)
     assert await api.get_renderer_production(instance) == default
     await api.set_renderer_production(instance, api.Production(samples_per_pixel=16))
+    # Left-out fields keep their values.
     assert await api.get_renderer_production(instance) == attrs.evolve(
         default, samples_per_pixel=16
     )
@@ -609,9 +625,7 @@ async def scenario_production(ctx: Context) -> None:
 @covers("get-renderer-interactive", "set-renderer-interactive")
 async def scenario_interactive(ctx: Context) -> None:
     instance = ctx.instance
-    with pytest.raises(JsonRpcError) as info:
-        await api.get_renderer_interactive(instance)  # not the current renderer
-    assert info.value.code == INVALID_REQUEST
+    assert await api.get_renderer_type(instance) == "interactive"  # a fresh server's renderer
     await api.set_renderer_interactive(
         instance, api.Interactive(ao_samples=4, enable_shadows=False)
     )
@@ -842,7 +856,7 @@ async def scenario_update_and_instantiate(ctx: Context) -> None:
 @covers("get-version")
 async def scenario_version(ctx: Context) -> None:
     version = await api.get_version(ctx.instance)
-    assert version == api.VersionMessage(major=3, minor=10, patch=1, revision="")
+    assert version == api.VersionMessage(major=3, minor=10, patch=1, revision="747afcdfc")
 
 
 @covers("inspect")

@@ -18,7 +18,15 @@ import trio.testing
 
 from brayns_trio._validation import validate
 from brayns_trio.testing import FakeBrayns, main, open_fake_server
+from brayns_trio.testing._errors import JsonRpcError
+from brayns_trio.testing._exr import ExrError, encode_gbuffers
 from brayns_trio.testing._jsonio import dumps
+from brayns_trio.testing._server import (
+    CANCEL_FRACTION,
+    encode_seconds,
+    render_seconds,
+    setup_seconds,
+)
 
 from .fake_helpers import (
     OP_CLOSE,
@@ -359,7 +367,7 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any]]] = [
     (
         '{"a": 1} x',
         error(
-            -32700, "Invalid JSON: 'JSON Exception: expected end of text instead of byte 'x''", None
+            -32700, "Invalid JSON: 'JSON Exception: Excess characters found after JSON end.'", None
         ),
     ),
     (
@@ -618,6 +626,124 @@ async def test_progress_every_period_then_reply(clock: trio.testing.MockClock) -
         assert trio.current_time() - start == pytest.approx(3.0)
 
 
+# ---- dispatch and render time, as on the real server --------------------------------------------
+
+SLOW_SNAPSHOT = {
+    "image_settings": {"size": [1920, 1080], "format": "jpg"},
+    "renderer": {"name": "production", "params": {"samples_per_pixel": 16}},
+}
+
+
+def test_render_time_model_matches_the_recorded_matrix() -> None:
+    # End of the render, from the recorded progress of the 1920x1080 snapshots.
+    assert render_seconds(1920, 1080, 64, "interactive") == pytest.approx(4.74, abs=0.01)
+    assert render_seconds(1920, 1080, 64, "production") == pytest.approx(5.84, abs=0.01)
+    assert render_seconds(1920, 1080, 16, "production") == pytest.approx(1.27, abs=0.01)
+    # Everything else renders within the first 1 s poll.
+    for renderer in ("interactive", "production"):
+        for width, height in ((64, 64), (640, 480)):
+            for samples in (1, 16, 64):
+                assert render_seconds(width, height, samples, renderer) < 1.0
+        assert render_seconds(1920, 1080, 1, renderer) < 1.0
+    assert render_seconds(1920, 1080, 16, "interactive") < 1.0
+    assert setup_seconds(64, 64, "production") == pytest.approx(0.1)
+    assert encode_seconds(1920, 1080, "jpg") == pytest.approx(0.207, abs=0.001)
+
+
+async def timed(client: RawClient, start: float) -> tuple[Any, Any]:
+    message = await client.receive_json()
+    return trio.current_time() - start, message
+
+
+async def test_snapshot_duration_follows_size_samples_and_renderer(
+    clock: trio.testing.MockClock, server: FakeBrayns
+) -> None:
+    client = await connect(server)
+    start = trio.current_time()
+    await client.request("snapshot", SLOW_SNAPSHOT, request_id=1)
+    frames = [await timed(client, start) for _ in range(3)]
+    # Production set-up (0.1 s), progress at each 1 s poll while the 1.27 s render runs, then
+    # the JPEG encoding of 1920x1080 pixels (0.207 s).
+    assert [t for t, _ in frames] == pytest.approx([0.1, 1.1, 2.1 + 0.20736])
+    amounts = [m["params"]["amount"] for _, m in frames[:2]]
+    assert amounts == [0, pytest.approx(1 / render_seconds(1920, 1080, 16, "production"))]
+    assert frames[2][1]["id"] == 1
+    # A small interactive snapshot: one progress at once, the reply after one poll period.
+    start = trio.current_time()
+    await client.request("snapshot", {"image_settings": {"size": [64, 64]}}, request_id=2)
+    first, reply = await timed(client, start), await timed(client, start)
+    assert first[0] == pytest.approx(64 * 64 * 8e-9)
+    assert reply[0] == pytest.approx(64 * 64 * 8e-9 + 1.0 + 64 * 64 * 1.5e-7)
+
+
+async def test_time_scale_scales_every_modelled_delay(clock: trio.testing.MockClock) -> None:
+    async with open_fake_server(time_scale=0.1) as fake:
+        client = await connect(fake)
+        start = trio.current_time()
+        await client.request("snapshot", SLOW_SNAPSHOT, request_id=1)
+        times = [(await timed(client, start))[0] for _ in range(3)]
+        assert times == pytest.approx([0.01, 0.11, 0.21 + 0.020736])
+
+
+async def test_invalid_request_is_answered_at_dispatch_while_a_render_runs(
+    clock: trio.testing.MockClock, server: FakeBrayns
+) -> None:
+    client = await connect(server)
+    start = trio.current_time()
+    await client.request("snapshot", SLOW_SNAPSHOT, request_id=1)
+    assert (await timed(client, start))[0] == pytest.approx(0.1)  # first progress
+    await client.request("get-scene", request_id=2)  # valid: queued behind the snapshot
+    await client.request("get-version", {}, request_id=3)  # invalid params
+    await client.request("get-model", {"id": "x"}, request_id=4)  # invalid params
+    at, message = await timed(client, start)
+    # Answered at the next poll of the render (1.1 s), long before the render ends.
+    assert at == pytest.approx(1.1)
+    assert message == error(-32602, "This method takes no params", 3)
+    at, message = await timed(client, start)
+    assert at == pytest.approx(1.1)
+    assert message["id"] == 4
+    assert message["error"]["code"] == -32602
+    rest = [await timed(client, start) for _ in range(3)]
+    assert [m.get("id", "progress") for _, m in rest] == ["progress", 1, 2]
+    assert rest[1][0] == pytest.approx(2.1 + 0.20736)
+    assert rest[2][0] == pytest.approx(rest[1][0])
+
+
+async def test_slow_snapshot_cancelled_after_first_progress(
+    clock: trio.testing.MockClock, server: FakeBrayns
+) -> None:
+    client = await connect(server)
+    start = trio.current_time()
+    params = {
+        **SLOW_SNAPSHOT,
+        "renderer": {"name": "production", "params": {"samples_per_pixel": 64}},
+    }
+    await client.request("snapshot", params, request_id=1)
+    assert (await timed(client, start))[0] == pytest.approx(0.1)
+    await client.request("cancel", {"id": 1}, request_id=2)
+    await client.request("cancel", {"id": 1}, request_id=3)
+    # The cancels are dispatched at the next poll: the first is answered at once, the second
+    # finds the request already cancelled.
+    assert await timed(client, start) == (
+        pytest.approx(1.1),
+        {"id": 2, "jsonrpc": "2.0", "result": None},
+    )
+    assert await timed(client, start) == (
+        pytest.approx(1.1),
+        error(-32602, "Request 1 already cancelled", 3),
+    )
+    # The code 20 comes once the renderer lets go of the frame, with no progress in between.
+    remaining = render_seconds(1920, 1080, 64, "production") - 1.0
+    assert await timed(client, start) == (
+        pytest.approx(1.1 + CANCEL_FRACTION * remaining),
+        error(20, "Task has been cancelled", 1),
+    )
+    # Cancelling it again: nothing left to cancel.
+    await client.request("cancel", {"id": 1}, request_id=4)
+    message = await client.receive_json()
+    assert message["error"]["message"].startswith("No requests found with ID ")
+
+
 async def test_render_image_blocks_the_whole_server(clock: trio.testing.MockClock) -> None:
     async with open_fake_server(render_image_duration=2.0) as fake:
         first, second = await connect(fake), await connect(fake)
@@ -830,9 +956,9 @@ async def test_camera_and_renderer_type_errors(
     await client.receive_json()
     await client.request("get-camera-type")
     assert (await client.receive_json())["result"] == "orthographic"
-    await client.request("get-renderer-interactive")
+    await client.request("get-renderer-production")
     assert (await client.receive_json())["error"]["message"] == (
-        "Invalid renderer type (should be 'production')"
+        "Invalid renderer type (should be 'interactive')"
     )
 
 
@@ -897,3 +1023,81 @@ def test_unknown_plugin_is_rejected() -> None:
     with pytest.raises(ValueError, match="Unknown plugin"):
         FakeBrayns(plugins=["nope"])
     assert main(["--uri", "127.0.0.1:0", "--plugin", "nope"]) == 2
+
+
+# ---- g-buffer files ---------------------------------------------------------------------------
+
+
+def test_gbuffer_exr_layout_single_and_multi_part() -> None:
+    # 2x1 colour image: pixel 0 red, pixel 1 blue, both opaque.
+    pixels = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0]
+    single = encode_gbuffers(2, 1, ["color"], {"color": pixels})
+    assert single[:8] == b"v/1\x01\x02\x00\x00\x00"  # version 2, single part
+    # The last attribute (name, type, size, a float), then the header's closing null byte.
+    header_end = single.index(b"screenWindowWidth") + len(b"screenWindowWidth\0float\0") + 8
+    assert single[header_end] == 0
+    (offset,) = struct.unpack_from("<Q", single, header_end + 1)
+    y, size = struct.unpack_from("<ii", single, offset)
+    assert (y, size) == (0, 2 * 4 * 4)
+    # Channels are stored alphabetically: A, B, G, R, each a row of 2 floats.
+    row = struct.unpack_from("<8f", single, offset + 8)
+    assert row == (1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0)
+    uniform = encode_gbuffers(2, 1, ["color"], {"color": [1.0, 0.0, 0.0, 1.0]})
+    assert len(uniform) == len(single)
+    multi = encode_gbuffers(64, 64, ["color", "depth"])
+    assert multi[4:8] == b"\x02\x10\x00\x00"  # multi-part flag
+    assert multi.count(b"scanlineimage") == 2
+    # As recorded: 64x64 colour alone is 66 891 bytes.
+    assert len(encode_gbuffers(64, 64, ["color"])) == 66891
+    with pytest.raises(ExrError, match="Invalid argument"):
+        encode_gbuffers(64, 64, [])
+    with pytest.raises(ExrError, match="must be unique"):
+        encode_gbuffers(64, 64, ["depth", "depth"])
+
+
+# ---- frame settings (what a renderer draws) ---------------------------------------------------
+
+
+async def test_frame_settings_apply_snapshot_overrides(
+    clock: trio.testing.MockClock, server: FakeBrayns
+) -> None:
+    state = server.state
+    current = state.frame_settings()
+    assert current["renderer"]["name"] == "interactive"
+    assert current["camera"] == {
+        "name": "perspective",
+        "aperture_radius": 0,
+        "focus_distance": 1,
+        "fovy": 45,
+    }
+    assert current["view"] == {"position": [0, 0, 0], "target": [0, 0, 1], "up": [0, 1, 0]}
+    view = {"position": [0, 0, 5], "target": [0, 0, 0], "up": [0, 1, 0]}
+    frame = state.frame_settings(
+        {
+            "renderer": {"name": "production", "params": {"samples_per_pixel": 2}},
+            "camera": {"name": "orthographic", "params": {"height": 3}},
+            "camera_view": view,
+            "camera_near_clip": 0.1,
+            "image_start": [0.25, 0.75],
+        }
+    )
+    assert frame["renderer"] == {
+        "name": "production",
+        "background_color": [0, 0, 0, 1],
+        "max_ray_bounces": 3,
+        "samples_per_pixel": 2,
+    }
+    assert frame["camera"] == {"name": "orthographic", "height": 3}
+    assert (frame["view"], frame["near_clip"]) == (view, 0.1)
+    assert frame["region"] == {"image_end": [1, 0], "image_start": [0.25, 0.75]}
+    # Overrides are temporary: the state is unchanged.
+    assert state.frame_settings() == current
+    with pytest.raises(JsonRpcError) as info:
+        state.frame_settings({"renderer": {"name": "bogus"}})
+    assert (info.value.code, info.value.message) == (-32603, "Unknown type name bogus")
+    with pytest.raises(JsonRpcError) as info:
+        state.frame_settings({"camera": {"name": "perspective", "params": {"fovy": "wide"}}})
+    assert (info.value.code, info.value.message) == (-32602, "Invalid engine JSON schema")
+    with pytest.raises(JsonRpcError) as info:
+        state.frame_settings({"simulation_frame": 3})
+    assert (info.value.code, info.value.message) == (-32603, "Simulation frame out of range")

@@ -130,10 +130,23 @@ async def test_add_model_from_server_path_reports_progress(fake: Fake, tmp_path:
         load_parameters={}, loader_name="mesh", path=str(path), source="from_file"
     )
     assert model.info.metadata == {"faces": "4", "meshes": "1", "vertices": "12"}
-    assert progress
-    assert progress[0].operation == "Loading tetrahedron.obj ..."
+    # A real server's mesh loader sends no progress; its volume loaders do.
+    assert progress == []
     assert await helpers.list_models(fake.instance) == models
     assert await helpers.get_bounds(fake.instance) == TETRAHEDRON_BOUNDS
+    (tmp_path / "volume.raw").write_bytes(bytes(4 * 2 * 2 * 2))
+    header = "NDims = 3\nDimSize = 2 2 2\nElementType = MET_FLOAT\nElementDataFile = volume.raw\n"
+    (tmp_path / "volume.mhd").write_text(header)
+    (volume,) = await helpers.add_model(
+        fake.instance, str(tmp_path / "volume.mhd"), on_progress=progress.append
+    )
+    assert volume.model_type == "Volume"
+    assert volume.bounds == api.Bounds(min=[0, 0, 0], max=[2, 2, 2])
+    assert [(p.operation, p.amount) for p in progress] == [
+        ("Parsing voxels", 0),
+        ("Building model", 0.5),
+        ("Done", 1),
+    ]
 
 
 async def test_add_model_errors(fake: Fake, tmp_path: Path) -> None:
@@ -233,7 +246,10 @@ async def test_remove_and_clear_models(fake: Fake, tmp_path: Path) -> None:
     assert info.value.code == INVALID_PARAMS
     with pytest.raises(JsonRpcError) as info:
         await helpers.remove_models(instance, [box.model_id, 99])
-    assert info.value.code == INVALID_PARAMS
+    assert (info.value.code, info.value.message) == (
+        INTERNAL_ERROR,
+        "No instance with id 99 was found",
+    )
     assert len(await helpers.list_models(instance)) == 2  # nothing removed
     await helpers.clear_models(instance)
     assert await helpers.list_models(instance) == []
@@ -511,8 +527,12 @@ async def test_cylindric_projection_with_its_plugin(fake_plugins: Fake) -> None:
 
 async def test_renderer_round_trip(fake: Fake, autojump_clock: trio.testing.MockClock) -> None:
     instance = fake.instance
-    assert await helpers.get_renderer(instance) == api.Production(
-        background_color=[0, 0, 0, 1], max_ray_bounces=2, samples_per_pixel=1
+    assert await helpers.get_renderer(instance) == api.Interactive(
+        ao_samples=0,
+        background_color=[0.004, 0.016, 0.102, 0],
+        enable_shadows=True,
+        max_ray_bounces=3,
+        samples_per_pixel=1,
     )
     interactive = api.Interactive(
         ao_samples=2,
@@ -528,7 +548,7 @@ async def test_renderer_round_trip(fake: Fake, autojump_clock: trio.testing.Mock
     assert png_size(image) == (64, 64)
     await helpers.set_renderer(instance, api.Production(samples_per_pixel=8))
     assert await helpers.get_renderer(instance) == api.Production(
-        background_color=[0, 0, 0, 1], max_ray_bounces=2, samples_per_pixel=8
+        background_color=[0, 0, 0, 1], max_ray_bounces=3, samples_per_pixel=8
     )
     with pytest.raises(JsonRpcError) as info:
         await helpers.set_renderer(instance, api.Interactive(samples_per_pixel=0))
@@ -555,8 +575,10 @@ async def test_lights_are_models_and_clear(fake: Fake) -> None:
     listed = await helpers.list_models(instance)
     assert [m.model_id for m in listed] == [sphere.model_id] + [m.model_id for m in lights]
     assert [m.model_type for m in listed] == ["geometry"] + ["light"] * 4
-    # Lights have no extent: the scene's bounds are the sphere's.
-    assert await helpers.get_bounds(instance) == sphere.bounds
+    # Of the lights, only the quad light has an extent (its rectangle, from [0, 2, 0] along the
+    # default edges [1, 0, 0] and [0, 0, 1]), as on the real server.
+    assert lights[2].bounds == api.Bounds(min=[0, 2, 0], max=[1, 2, 1])
+    assert await helpers.get_bounds(instance) == api.Bounds(min=[-1, -1, -1], max=[1, 2, 1])
     with pytest.raises(JsonRpcError) as info:
         await helpers.add_light(instance, api.AmbientLight(intensity=-1))
     assert info.value.code == INVALID_PARAMS
@@ -664,16 +686,23 @@ async def test_simulation(fake: Fake, tmp_path: Path) -> None:
     )
     await helpers.set_simulation_frame(instance, 0)
     assert (await helpers.get_simulation(instance)).current == 0
-    # The fake server loads no simulation (frames 0 to 0): the frame is clamped to the range, as
-    # a real server does, so going to another frame cannot be seen here.
-    await helpers.set_simulation_frame(instance, 5)
+    # The fake server loads no simulation (frames 0 to 0): another frame is out of range, as on
+    # a real server.
+    with pytest.raises(JsonRpcError) as info:
+        await helpers.set_simulation_frame(instance, 5)
+    assert (info.value.code, info.value.message) == (
+        INTERNAL_ERROR,
+        "Simulation frame out of range",
+    )
     assert (await helpers.get_simulation(instance)).current == 0
     with pytest.raises(JsonRpcError) as info:
         await helpers.set_simulation_frame(instance, -1)
     assert info.value.code == INVALID_PARAMS
     model = await add_tetrahedron(fake, tmp_path)
-    await helpers.enable_simulation(instance, model.model_id)
-    await helpers.enable_simulation(instance, model.model_id, enabled=False)
+    # A mesh has no simulation: the real server's error code 0.
+    with pytest.raises(JsonRpcError) as info:
+        await helpers.enable_simulation(instance, model.model_id)
+    assert (info.value.code, info.value.message) == (0, "The model does not have simulation")
     with pytest.raises(JsonRpcError) as info:
         await helpers.enable_simulation(instance, 42)
     assert info.value.code == INVALID_PARAMS
@@ -687,10 +716,12 @@ async def test_coloring(fake: Fake, tmp_path: Path) -> None:
     spheres = [api.Sphere(center=[float(i), 0, 0], radius=0.5) for i in range(3)]
     model = await helpers.add_spheres(instance, spheres)
     assert await helpers.get_color_methods(instance, model.model_id) == ["primitive", "solid"]
-    assert await helpers.get_color_values(instance, model.model_id, "primitive") == ["0", "1", "2"]
+    assert await helpers.get_color_values(instance, model.model_id, "primitive") == ["0-2"]
     await helpers.set_model_color(instance, model.model_id, RED)
     await helpers.color_model(instance, model.model_id, "primitive", {"0": RED, "1-2": BLUE})
-    # The API has no getter for model colours: that the calls succeed is all the fake can show.
+    # The API has no getter for model colours: the fake server's scene data shows them.
+    colors = fake.server.state.models[model.model_id].colors
+    assert colors == [list(RED), list(BLUE), list(BLUE)]
     with pytest.raises(JsonRpcError) as info:
         await helpers.set_model_color(instance, model.model_id, (1.0, 0.0, 0.0))
     assert info.value.code == INVALID_PARAMS  # RGBA: 4 numbers
@@ -698,12 +729,13 @@ async def test_coloring(fake: Fake, tmp_path: Path) -> None:
         await helpers.set_model_color(instance, 42, RED)
     assert info.value.code == INVALID_PARAMS
     mesh = await add_tetrahedron(fake, tmp_path)
-    assert await helpers.get_color_methods(instance, mesh.model_id) == ["solid"]
+    assert await helpers.get_color_methods(instance, mesh.model_id) == ["solid", "triangle"]
     await helpers.set_model_color(instance, mesh.model_id, BLUE)
-    # The fake server's meshes know only "solid" (a real mesh may offer "triangle" or
-    # "vertex"): other methods are its -32602 "Invalid coloring method".
+    await helpers.color_model(instance, mesh.model_id, "triangle", {"0": RED})
+    assert fake.server.state.models[mesh.model_id].colors == [list(RED)] + [list(BLUE)] * 3
+    # Other methods are the -32602 "Invalid coloring method".
     with pytest.raises(JsonRpcError) as info:
-        await helpers.color_model(instance, mesh.model_id, "triangle", {"0": RED})
+        await helpers.color_model(instance, mesh.model_id, "vertex", {"0": RED})
     assert info.value.code == INVALID_PARAMS
 
 
@@ -712,14 +744,21 @@ async def test_coloring(fake: Fake, tmp_path: Path) -> None:
 
 async def test_pick_nothing(fake: Fake) -> None:
     await helpers.add_spheres(fake.instance, [api.Sphere(center=[1.5, 0, 0], radius=1)])
-    # The fake server renders nothing and its inspect never hits, even on the sphere in the
-    # middle of the image: pick gives None.
+    # The camera looks down +z from the origin: the sphere is off to the side, pick gives None.
     assert await helpers.pick(fake.instance, 0.5, 0.5) is None
     assert "inspect" in fake.server.executed_methods
 
 
+async def test_pick_a_sphere(fake: Fake) -> None:
+    sphere = await helpers.add_spheres(fake.instance, [api.Sphere(center=[0, 0, 5], radius=1)])
+    hit = await helpers.pick(fake.instance, 0.5, 0.5)
+    assert hit is not None
+    assert hit.model_id == sphere.model_id
+    assert hit.position == [0, 0, 4]  # the near side, on the view axis
+
+
 async def test_pick_hit(fake: Fake, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The fake server's inspect never hits: the hit comes from a stand-in for api.inspect.
+    # Metadata comes from plugin models the fake does not load: a stand-in for api.inspect.
     hit = api.InspectResult(hit=True, metadata={"neuron_id": 3}, model_id=2, position=[1, 2, 3])
     asked: list[api.InspectMessage] = []
 

@@ -1,4 +1,4 @@
-"""Replay the transcript recorded against a real braynsService 3.10.1 on a fresh fake server.
+"""Replay the transcript recorded against a real braynsService 3.10.1 on a fake server.
 
 Every ``send`` frame of ``tests/data/transcript.jsonl`` is sent in order on one connection; the
 frames the fake server answers are compared with the recorded ``recv`` frames that followed it:
@@ -18,7 +18,7 @@ import pytest
 import trio
 import trio.testing
 
-from brayns_trio.testing import open_fake_server
+from brayns_trio.testing import FakeBrayns, open_fake_server
 
 from .fake_helpers import OP_BINARY, OP_TEXT, Message, RawClient, binary_packet
 
@@ -80,7 +80,8 @@ def test_transcript_is_complete() -> None:
 async def test_replay_transcript(
     autojump_clock: trio.testing.MockClock, window: tuple[int, int]
 ) -> None:
-    async with open_fake_server(window_size=window) as server:
+    async with open_fake_server(window_size=window, version=(3, 10, 1, "")) as server:
+        _as_recorded(server)
         client = RawClient(await server.open_memory_stream())
         await client.handshake()
         for send, recorded in _exchanges():
@@ -97,6 +98,19 @@ async def test_replay_transcript(
             with trio.move_on_after(5):
                 extra = await client.receive()
                 pytest.fail(f"unexpected extra message {extra.json!r} after {send['json']!r}")
+
+
+def _as_recorded(server: FakeBrayns) -> None:
+    """Start from the state the recorded server was in: not fresh (a build without revision,
+    a camera and renderer set by earlier sessions), unlike a new server (tests/conformance)."""
+    state = server.state
+    state.view = {"position": [1.5, 0, 8], "target": [1.5, 0, 0], "up": [0, 1, 0]}
+    state.renderer_type = "production"
+    state.renderers["production"] = {
+        "background_color": [0, 0, 0, 1],
+        "max_ray_bounces": 2,
+        "samples_per_pixel": 1,
+    }
 
 
 def _check(got: Message, expected: dict[str, Any], send: dict[str, Any]) -> None:

@@ -73,9 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--private-key-passphrase", default="")
     parser.add_argument("--ca-location", default="")
     parser.add_argument("--window-size", type=_size, default=(800, 600))
-    parser.add_argument("--snapshot-duration", type=float, default=1.0)
-    parser.add_argument("--render-image-duration", type=float, default=0.0)
+    parser.add_argument("--snapshot-duration", type=float, default=None)
+    parser.add_argument("--render-image-duration", type=float, default=None)
     parser.add_argument("--progress-period", type=float, default=1.0)
+    parser.add_argument("--time-scale", type=float, default=1.0)
     return parser
 
 
@@ -129,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress_period=options.progress_period,
         snapshot_duration=options.snapshot_duration,
         render_image_duration=options.render_image_duration,
+        time_scale=options.time_scale,
         window_size=options.window_size,
     )
     host, port = options.uri

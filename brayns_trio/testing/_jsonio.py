@@ -14,6 +14,7 @@ integer, and ``null`` is the empty value (Python ``None``).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -55,6 +56,8 @@ def dumps(value: Any) -> bytes:
 
 
 _INT64_MAX = 2**63 - 1
+# An integer literal of 20 digits or more (possibly beyond 64 bits), outside a float.
+_BIG_INTEGER = re.compile(rb"(?<![\d.eE+-])-?\d{20,}(?![\d.eE])")
 _UINT64_MAX = 2**64 - 1
 
 
@@ -80,9 +83,15 @@ def loads(data: bytes) -> Any:
     :class:`JsonRangeError` (a -32603) for integers beyond 64 bits.
     """
     try:
-        return orjson.loads(data)
+        value = orjson.loads(data)
     except orjson.JSONDecodeError:
         pass
+    else:
+        if _BIG_INTEGER.search(data):
+            # orjson reads integers beyond 64 bits as floats: let Python see them as integers.
+            value = json.loads(data)
+            _check_ints(value)
+        return _top_level(value)
     message = _PdJson(data).error()
     if message is not None:
         raise JsonParseError(f"JSON Exception: {message}")
@@ -93,6 +102,14 @@ def loads(data: bytes) -> Any:
         _check_ints(value)
     except RecursionError:
         raise JsonParseError("JSON Exception: maximum depth of nesting reached") from None
+    return _top_level(value)
+
+
+def _top_level(value: Any) -> Any:
+    # Poco's parser builds objects and arrays on a stack: a bare scalar has nowhere to go
+    # (protocol/json-number, protocol/json-string, protocol/json-null).
+    if not isinstance(value, dict | list):
+        raise JsonParseError("JSON Exception: Attempt to set value on an empty stack")
     return value
 
 
@@ -147,7 +164,8 @@ class _PdJson:
                     self._get()
                     continue
                 if c != _EOF:
-                    raise _Fail(f"expected end of text instead of byte '{_char(c)}'")
+                    # Poco's own check after the tokenizer (protocol/trailing-garbage).
+                    raise _Fail("Excess characters found after JSON end.")
                 return True
         c = self._next_nonspace()
         if not self._stack:

@@ -11,23 +11,56 @@ Execution model, as in the real server (protocol.md §3):
 - the four async entrypoints (add-model, upload-model, snapshot, export-gbuffers) "poll" the
   network (process the buffer again) when they send progress, every ``progress_period`` seconds
   for snapshot and export-gbuffers; everything else, render-image included, blocks the server;
+  the buffer is processed again between two queued tasks;
 - every send is made by the main task and waits until the bytes are accepted, so a client that
   stops reading stalls everyone.
 
+Rules recorded on a real braynsService 3.10.1 (``tests/conformance/corpus.jsonl``, which wins
+over the documentation; case names in brackets):
+
+- the network is looked at when a task starts and ends and at every progress poll of an async
+  task: an invalid request (parse, method or params error) is answered at that dispatch, ahead of
+  the valid requests queued before it; valid requests run one at a time in arrival order
+  [async/get-version-during-snapshot, async/two-snapshots];
+- a render's duration is modelled from its size, samples per pixel and renderer (see
+  :func:`render_seconds`); progress comes at every poll period, the first at once with amount 0,
+  never 1 [snapshot/timing/*];
+- a cancel is answered at the poll that dispatches it, before the cancelled request's code-20
+  error, which comes once the renderer lets go [cancel/running-snapshot,
+  cancel/running-snapshot-immediately, cancel/gbuffers, async/cancel-non-async-in-flight];
+- "No requests found with ID <n>." prints a large handle, not the id [cancel/unknown-id];
+- snapshot and export-gbuffers check the simulation frame, the renderer and camera overrides
+  ("Unknown type name <n>" -32603, "Invalid engine JSON schema" -32602) before rendering, and
+  the image format after it; with ``file_path`` the file extension picks the format and the
+  reply has a zero-size color buffer and no binary frame; a file that cannot be written is
+  -32603 "Cannot write file '<path>'" [snapshot/file-path, snapshot/metadata-region-frame,
+  gbuffer/file-path];
+- export-gbuffers writes one EXR part per channel; no channel or a repeated one fail after the
+  render [gbuffer/edge];
+- add-model: "File <path> does not exists", "File <path> is not a regular file", an unknown
+  loader "Invalid loader name: '<n>'" (-32602), loader properties checked against the loader's
+  schema ("Invalid loader params schema", -32602); mesh loads send no progress, volume loads send
+  "Parsing voxels", "Building model", "Done" [loader/*];
+- upload-model always sends "Model uploaded" (0.5) first, even when the type or loader is then
+  refused; a loader that cannot read bytes is -32602 "Loader '<n>' cannot load binary"
+  [upload/*];
+- a bare JSON scalar is -32700 "Attempt to set value on an empty stack", trailing characters
+  "Excess characters found after JSON end.", an integer id beyond 64 bits -32603 "Syntax error"
+  [protocol/json-number, protocol/trailing-garbage, protocol/huge-int-id].
+
 Known differences with the real server (deliberate or not yet modelled):
 
-- snapshot (and export-gbuffers) with a width or height under 64 get a -32602 error; the real
-  server aborts (Appendix B);
-- nothing is rendered: images are uniform images of the renderer's background colour (real PNG
-  and JPEG files, an EXR header for g-buffers), and inspect never hits;
-- the add-model loaders are limited to the core mesh loader (OBJ, PLY, STL, OFF); other loaders
-  (volumes, plugin loaders) fail with -32603; error texts for failed loads are the fake's own;
-- a cancelled running snapshot/export-gbuffers gets its code-20 error after 0.6 x the remaining
-  render time (a fit of the two Appendix B measurements), the server doing nothing meanwhile;
+- frames under 64x64 (snapshot, export-gbuffers, render-image after a small viewport) get a
+  -32602 error; the real server aborts [snapshot/size-below-64/*, gbuffer/small-resolution,
+  image/render-image-viewport];
+- images are uniform images of the renderer's background colour (sRGB-encoded; real PNG and JPEG
+  files, EXR g-buffers of the right layout), and inspect hits geometry analytically;
+- only the core loaders run (meshes: OBJ, PLY, STL, OFF; raw and MHD volumes); other loaders fail
+  with -32603; parse errors of malformed files keep the real format but not always its text;
+- how long a cancelled render keeps the server busy varies widely on the real server; the fake
+  uses a fixed fraction of the remaining render time;
 - Poco's per-header HTTP limits are replaced by one 64 KiB bound on the request head, and
-  unmasked or otherwise invalid frames end the connection (wsproto's decoder rules);
-- the "No requests found" cancel message prints the client number where the real one prints
-  Poco's client handle (the text is not meant to be parsed).
+  unmasked or otherwise invalid frames end the connection (wsproto's decoder rules).
 """
 
 from __future__ import annotations
@@ -57,6 +90,7 @@ from ._errors import (
     cancelled,
 )
 from ._jsonio import JsonParseError, JsonRangeError, dumps, loads
+from ._loaders import LoadError, parse_mesh, parse_mhd, parse_raw_volume
 from ._state import PLUGINS, BraynsState, Entrypoint, load_entrypoints, load_loaders
 from ._websocket import (
     OPCODE_BINARY,
@@ -94,10 +128,58 @@ REQUEST_SCHEMA: dict[str, Any] = {
 ASYNC_METHODS = frozenset({"add-model", "upload-model", "snapshot", "export-gbuffers"})
 # Poco's HTTPServerParams default timeout, which bounds the HTTP phase (the handshake) only.
 HTTP_TIMEOUT = 60.0
-# Fraction of the remaining render time a cancelled snapshot keeps the server busy (Appendix B:
-# 1.8 s after a cancel in a 3 s render, 6.6 s in a 12 s render).
-CANCEL_RENDER_FRACTION = 0.6
-MIN_SNAPSHOT_SIZE = 64
+# Poco's client handle printed by "No requests found with ID <n>." (a format bug: not the id).
+CLIENT_HANDLE = 139881716124800
+
+# ---- render time model -------------------------------------------------------------------------
+# Calibrated on the snapshot timing matrix of the conformance corpus (a real braynsService
+# 3.10.1 on 2 cores; interactive/production x 64x64, 640x480, 1920x1080 x 1/16/64 samples per
+# pixel, plus the cancel and async cases):
+#
+#   render = max(0, a[renderer] * width * height * samples + b[renderer])   seconds
+#     interactive: a = 3.8e-8, b = -0.30; production: a = 4.6e-8, b = -0.26
+#   setup  = 0.1 s for the production renderer, else 8e-9 s per pixel (before the first poll)
+#   encode = 1.5e-7 s (PNG) or 1e-7 s (JPEG) per pixel, after the last poll
+#
+# Fit: the recorded progress amounts of the 1920x1080 renders (0.24, 0.43, 0.61, 0.83 at 1..4 s
+# interactive spp 64; 0.79 at 1 s production spp 16) put the end of those renders at 4.7 s,
+# 5.8 s and 1.27 s; the formula gives 4.74 s, 5.84 s and 1.27 s, and every other cell of the
+# matrix ends before the first 1 s poll, as recorded. Replayed, the 38 recorded async replies
+# arrive within 70 ms of their recorded times (e.g. 1 s + 0.207 s encode = 1.22 s for 1080p
+# interactive spp 1, recorded 1.21 s).
+# A cancelled render lets go of the frame after CANCEL_FRACTION of its remaining time:
+# the recording spreads widely (0.96, 0.75 and 0.43 of it in cancel/running-snapshot,
+# cancel/running-snapshot-immediately and async/cancel-non-async-in-flight), 0.6 sits in the
+# middle. G-buffers render in GBUFFER_FACTOR of a snapshot's time (one recorded cancel:
+# cancel/gbuffers).
+SAMPLE_SECONDS = {"interactive": 3.8e-8, "production": 4.6e-8}
+SAMPLE_OFFSET = {"interactive": -0.30, "production": -0.26}
+PRODUCTION_SETUP = 0.1
+SETUP_PER_PIXEL = 8e-9
+ENCODE_PER_PIXEL = {"png": 1.5e-7, "jpg": 1e-7}
+CANCEL_FRACTION = 0.6
+GBUFFER_FACTOR = 0.45
+
+
+def render_seconds(width: int, height: int, samples: int, renderer: str) -> float:
+    """Modelled time a real server takes to render a frame (see the fit above)."""
+    scale = SAMPLE_SECONDS.get(renderer, SAMPLE_SECONDS["interactive"])
+    offset = SAMPLE_OFFSET.get(renderer, SAMPLE_OFFSET["interactive"])
+    return max(scale * width * height * samples + offset, 0.0)
+
+
+def setup_seconds(width: int, height: int, renderer: str) -> float:
+    """Modelled time before an async render's first progress notification."""
+    if renderer == "production":
+        return PRODUCTION_SETUP
+    return SETUP_PER_PIXEL * width * height
+
+
+def encode_seconds(width: int, height: int, image_format: str) -> float:
+    """Modelled time to encode a rendered image."""
+    return ENCODE_PER_PIXEL.get(image_format.lower(), 0.0) * width * height
+
+
 INT64_MAX = 2**63 - 1
 
 RequestId = int | str | None
@@ -193,12 +275,24 @@ class FakeBrayns:
         plugins: Sequence[str] = (),
         log_level: str = "info",
         progress_period: float = 1.0,
-        snapshot_duration: float = 1.0,
-        render_image_duration: float = 0.0,
+        snapshot_duration: float | None = None,
+        render_image_duration: float | None = None,
+        time_scale: float = 1.0,
         png_compression: int = 6,
-        version: tuple[int, int, int, str] = (3, 10, 1, ""),
+        version: tuple[int, int, int, str] = (3, 10, 1, "747afcdfc"),
         window_size: tuple[int, int] = (800, 600),
     ) -> None:
+        """Configure the server; nothing runs before :meth:`run`.
+
+        Time: renders take the time modelled by :func:`render_seconds` (calibrated on a real
+        server), scaled by ``time_scale`` like every other modelled delay and the progress
+        period (``time_scale=0.01`` runs a snapshot 100 times faster). ``snapshot_duration``
+        and ``render_image_duration`` replace the model with a fixed render time in seconds
+        (0 renders at once: a snapshot then sends no progress), also scaled; with
+        ``snapshot_duration`` set, snapshots and g-buffers have no set-up or encoding time either.
+        """
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
         unknown = [name for name in plugins if name not in PLUGINS]
         if unknown:
             raise ValueError(f"Unknown plugin(s): {', '.join(unknown)}")
@@ -213,6 +307,7 @@ class FakeBrayns:
         self.progress_period = progress_period
         self.snapshot_duration = snapshot_duration
         self.render_image_duration = render_image_duration
+        self.time_scale = time_scale
         self._log_frames = log_level in ("trace", "debug")
         entrypoints = load_entrypoints(plugins)
         self.state = BraynsState(
@@ -498,6 +593,10 @@ class FakeBrayns:
                 task.client.tasks -= 1
                 if task.client.disconnected and task.client.tasks == 0:
                     task.client.released.set()
+            if self._queue and not self._stopping:
+                # The network is looked at between tasks too (protocol.md 3.5): new requests are
+                # dispatched, disconnections skip the leaving client's queued requests.
+                await self._poll()
 
     # ---- dispatch -----------------------------------------------------------------------
     async def _dispatch(self, client: _Client, frame: RawFrame) -> None:
@@ -636,15 +735,19 @@ class FakeBrayns:
         if method == "upload-model":
             await self._upload_model(task)
             return
-        if (
-            method == "render-image"
-            and self.render_image_duration > 0
-            and self.state.render_image_renders(task.params)
-        ):
+        if method == "render-image" and self.state.render_image_renders(task.params):
             # Synchronous: the whole server sleeps, nothing is dispatched meanwhile.
-            await self._sleep(self.render_image_duration)
+            await self._sleep(self._render_image_seconds(task.params))
         result, binary = self.state.handle(method, task.params, task.binary)
         await self._reply(task, result, binary)
+
+    def _render_image_seconds(self, params: Any) -> float:
+        if self.render_image_duration is not None:
+            return self.render_image_duration * self.time_scale
+        state = self.state
+        frames = state.max_accumulation if params.get("accumulate") else 1
+        width, height = state.viewport
+        return render_seconds(width, height, frames, state.renderer_type) * self.time_scale
 
     def _cancel(self, task: _Task) -> None:
         """TaskManager::cancel for the cancel request ``task``."""
@@ -658,7 +761,9 @@ class FakeBrayns:
             found = True
             queued.cancel()
         if not found:
-            raise JsonRpcError(INVALID_PARAMS, f"No requests found with ID {task.client.number}.")
+            raise JsonRpcError(
+                INVALID_PARAMS, f"No requests found with ID {CLIENT_HANDLE + task.client.number}."
+            )
 
     async def _sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -681,45 +786,57 @@ class FakeBrayns:
             },
         )
 
-    async def _render(self, task: _Task, operation: str, duration: float) -> None:
-        """The ``while (!future.isReady()) { notify; sleep 1 s }`` loop of the renders."""
-        # Simulated render: it is ready once `duration` seconds of polling periods have passed.
-        # Counting periods (not reading the clock) keeps the amounts exact: 0 first, as captured.
+    async def _render(
+        self, task: _Task, operation: str, work: float, renderer: str, size: Sequence[int]
+    ) -> None:
+        """The ``while (!future.isReady()) { notify; sleep 1 s }`` loop of the async renders.
+
+        ``work`` is the modelled render time in seconds (already scaled). A cancel seen at a
+        poll ends the loop; the renderer then keeps the server busy for
+        :data:`CANCEL_FRACTION` of the remaining render time before the code-20 error.
+        """
+        if self.snapshot_duration is None:
+            await self._sleep(setup_seconds(size[0], size[1], renderer) * self.time_scale)
+        period = self.progress_period * self.time_scale
         ticks = 0
-        while ticks * self.progress_period < duration:
+        while ticks * period < work:
             try:
-                await self._notify(
-                    task, operation, min(ticks * self.progress_period / duration, 1.0)
-                )
+                await self._notify(task, operation, min(ticks * period / work, 0.999))
             except JsonRpcError:
-                # The renderer lets go of the frame some time after the cancel.
-                remaining = max(duration - ticks * self.progress_period, 0.0)
-                await self._sleep(remaining * CANCEL_RENDER_FRACTION)
+                remaining = max(work - ticks * period, 0.0)
+                await self._sleep(remaining * CANCEL_FRACTION)
                 raise
-            await self._sleep(self.progress_period)
+            await self._sleep(period)
             ticks += 1
 
-    @staticmethod
-    def _check_size(size: Sequence[int]) -> None:
-        if size[0] < MIN_SNAPSHOT_SIZE or size[1] < MIN_SNAPSHOT_SIZE:
-            raise JsonRpcError(
-                INVALID_PARAMS,
-                f"Image size {size[0]}x{size[1]} is below the minimum 64x64 (a real "
-                "braynsService 3.10.1 crashes on it; the fake server refuses it)",
-            )
+    def _work(self, size: Sequence[int], samples: int, renderer: str, factor: float) -> float:
+        if self.snapshot_duration is not None:
+            return self.snapshot_duration * self.time_scale
+        seconds = render_seconds(size[0], size[1], samples, renderer) * factor
+        # The first readiness check always comes after one sleep (every snapshot takes >= 1 s).
+        return max(seconds * self.time_scale, 1e-6)
 
     async def _snapshot(self, task: _Task) -> None:
         params = task.params
         settings = params.get("image_settings") or {}
         size = settings.get("size") or self.state.viewport
-        self._check_size(size)
-        image_format = settings.get("format") or "png"
-        quality = settings.get("quality")
-        quality = 100 if quality is None else quality
         file_path = params.get("file_path") or ""
         task.download = not file_path
-        await self._render(task, "Rendering snapshot ...", self.snapshot_duration)
-        data = self.state.encode_image(size[0], size[1], image_format, quality)
+        frame = self.state.frame_settings(params)
+        renderer = frame["renderer"]
+        self.state.check_frame_size(size)
+        image_format = settings.get("format") or "png"
+        if file_path:
+            # The file extension picks the format (snapshot/file-path).
+            image_format = Path(file_path).suffix.lstrip(".")
+        quality = settings.get("quality")
+        quality = 100 if quality is None else quality
+        samples = int(renderer.get("samples_per_pixel", 1))
+        work = self._work(size, samples, renderer["name"], 1.0)
+        await self._render(task, "Rendering snapshot ...", work, renderer["name"], size)
+        data = self.state.encode_image(size[0], size[1], image_format, quality, frame)
+        if self.snapshot_duration is None:
+            await self._sleep(encode_seconds(size[0], size[1], image_format) * self.time_scale)
         if file_path:
             self._save(file_path, data)
             await self._reply(task, {"color_buffer": {"offset": 0, "size": 0}})
@@ -729,11 +846,15 @@ class FakeBrayns:
     async def _export_gbuffers(self, task: _Task) -> None:
         params = task.params
         size = params.get("resolution") or self.state.viewport
-        self._check_size(size)
         file_path = params.get("file_path") or ""
         task.download = not file_path
-        await self._render(task, "Exporting g-buffers ...", self.snapshot_duration)
-        data = self.state.gbuffers(size[0], size[1], list(params["channels"]))
+        frame = self.state.frame_settings(params)
+        renderer = frame["renderer"]
+        self.state.check_frame_size(size)
+        samples = int(renderer.get("samples_per_pixel", 1))
+        work = self._work(size, samples, renderer["name"], GBUFFER_FACTOR)
+        await self._render(task, "Exporting g-buffers ...", work, renderer["name"], size)
+        data = self.state.gbuffers(size[0], size[1], list(params["channels"]), frame)
         if file_path:
             self._save(file_path, data)
             await self._reply(task, None)
@@ -742,40 +863,83 @@ class FakeBrayns:
 
     @staticmethod
     def _save(path: str, data: bytes) -> None:
+        # Blocking on purpose: the real server writes the file from its only thread.
         try:
             Path(path).write_bytes(data)
-        except OSError as error:
-            raise JsonRpcError(INTERNAL_ERROR, f"Failed to save '{path}': {error}") from None
+        except OSError:
+            raise JsonRpcError(INTERNAL_ERROR, f"Cannot write file '{path}'") from None
+
+    def _load_info(self, params: Any, path: str, source: str) -> dict[str, Any]:
+        return {
+            "load_parameters": params["loader_properties"],
+            "loader_name": params["loader_name"],
+            "path": path,
+            "source": source,
+        }
+
+    def _check_loader_properties(self, loader: dict[str, Any], properties: Any) -> None:
+        errors = validate(properties, loader["input_parameters_schema"])
+        if errors and loader["name"] != "mesh":
+            raise JsonRpcError(INVALID_PARAMS, "Invalid loader params schema", errors)
 
     async def _add_model(self, task: _Task) -> None:
         params = task.params
         path = params["path"]
         if not path:
             raise JsonRpcError(INVALID_PARAMS, "Missing model path")
-        extension = Path(path).suffix.lstrip(".")
+        file = Path(path)
+        kind = _file_kind(file)
+        if kind is None:
+            raise JsonRpcError(INTERNAL_ERROR, f"File {path} does not exists")
+        if kind != "file":
+            raise JsonRpcError(INTERNAL_ERROR, f"File {path} is not a regular file")
+        extension = file.suffix.lstrip(".")
         loader = self.state.find_loader(params["loader_name"], extension)
-        # trio.Path keeps ruff quiet; the main task awaits it, so the server is still blocked
-        # while loading, as the real one is.
-        file = trio.Path(path)
-        if not await file.is_file():
-            raise JsonRpcError(INTERNAL_ERROR, f"Cannot load '{path}': file not found")
-        if loader["name"] != "mesh":
+        self._check_loader_properties(loader, params["loader_properties"])
+        load_info = self._load_info(params, path, "from_file")
+        data = _read_file(file)
+        if loader["name"] == "mesh":
+            result = self._load_mesh(data, extension, load_info)
+        elif loader["name"] == "raw-volume":
+            result = await self._load_volume(task, data, params["loader_properties"], load_info)
+        elif loader["name"] == "mhd-volume":
+            try:
+                raw, properties = parse_mhd(file)
+            except LoadError as error:
+                raise JsonRpcError(INTERNAL_ERROR, str(error)) from None
+            data = _read_file(raw)
+            result = await self._load_volume(task, data, properties, load_info)
+        else:
             raise JsonRpcError(
                 INTERNAL_ERROR, f"The fake server cannot run the '{loader['name']}' loader"
             )
-        await self._notify(task, f"Loading {file.name} ...", 0.0)
-        try:
-            data = await file.read_bytes()
-        except OSError as error:
-            raise JsonRpcError(INTERNAL_ERROR, f"Cannot read '{path}': {error}") from None
-        load_info = {
-            "load_parameters": params["loader_properties"],
-            "loader_name": loader["name"],
-            "path": path,
-            "source": "from_file",
-        }
-        result = self.state.load_mesh(data, extension, load_info)
         await self._reply(task, result)
+
+    def _load_mesh(self, data: bytes, extension: str, load_info: dict[str, Any]) -> Any:
+        try:
+            mesh = parse_mesh(data, extension)
+        except LoadError as error:
+            raise JsonRpcError(INTERNAL_ERROR, str(error)) from None
+        return self.state.add_mesh(mesh, load_info)
+
+    async def _load_volume(
+        self,
+        task: _Task,
+        data: bytes,
+        properties: dict[str, Any],
+        load_info: dict[str, Any],
+        *,
+        base: float = 0.0,
+    ) -> Any:
+        span = 1.0 - base
+        await self._notify(task, "Parsing voxels", base)
+        try:
+            volume = parse_raw_volume(data, properties)
+        except LoadError as error:
+            raise JsonRpcError(INTERNAL_ERROR, str(error)) from None
+        await self._notify(task, "Building model", base + span / 2)
+        await self._notify(task, "Done", 1.0)
+        return self.state.add_volume(volume, load_info)
 
     async def _upload_model(self, task: _Task) -> None:
         params = task.params
@@ -785,17 +949,20 @@ class FakeBrayns:
             raise JsonRpcError(INVALID_PARAMS, "Mo model binary data")
         await self._notify(task, "Model uploaded", 0.5)
         loader = self.state.find_loader(params["loader_name"], params["type"])
-        if loader["name"] != "mesh":
+        if not loader["binary"]:
+            raise JsonRpcError(INVALID_PARAMS, f"Loader '{loader['name']}' cannot load binary")
+        self._check_loader_properties(loader, params["loader_properties"])
+        load_info = self._load_info(params, "", "from_blob")
+        if loader["name"] == "mesh":
+            result = self._load_mesh(task.binary, params["type"], load_info)
+        elif loader["name"] == "raw-volume":
+            result = await self._load_volume(
+                task, task.binary, params["loader_properties"], load_info, base=0.5
+            )
+        else:
             raise JsonRpcError(
                 INTERNAL_ERROR, f"The fake server cannot run the '{loader['name']}' loader"
             )
-        load_info = {
-            "load_parameters": params["loader_properties"],
-            "loader_name": loader["name"],
-            "path": "",
-            "source": "from_blob",
-        }
-        result = self.state.load_mesh(task.binary, params["type"], load_info)
         await self._reply(task, result)
 
     # ---- output -------------------------------------------------------------------------
@@ -833,6 +1000,21 @@ class FakeBrayns:
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
             client.broken = True
             logger.info("Send to client %d failed: %r", client.number, error)
+
+
+def _file_kind(path: Path) -> str | None:
+    """ "file", "other" or None (missing); blocking, like the real server's loaders."""
+    if path.is_file():
+        return "file"
+    return "other" if path.exists() else None
+
+
+def _read_file(path: Path) -> bytes:
+    """Read a file to load; blocking on purpose (the real server loads from its only thread)."""
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise JsonRpcError(INTERNAL_ERROR, f"Cannot read '{path}': {error}") from None
 
 
 @asynccontextmanager

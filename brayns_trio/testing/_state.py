@@ -1,34 +1,117 @@
-"""The global engine state of the fake server and its synchronous entrypoint handlers.
+"""The global engine state of the fake server: a plain scene model and the synchronous handlers.
 
-All state is global and shared by every client (protocol.md 3.6). The initial values are those
-a real braynsService 3.10.1 reported at the start of the recorded transcript
-(``tests/data/transcript.jsonl``): production renderer, perspective camera looking at
-``[1.5, 0, 0]`` from ``[1.5, 0, 8]``, near clip ``1e-06`` and so on.
+All state is global and shared by every client (protocol.md 3.6).
 
-Handlers receive params that already passed schema validation (missing optional members keep their
-schema ``default`` through :func:`_get`), return ``(result, binary)`` and raise
-:class:`~._errors.JsonRpcError` with the real server's codes and messages where known. The four
-asynchronous entrypoints (add-model, upload-model, snapshot, export-gbuffers) are driven by the
-server (``_server.py``), which uses the helpers here for their effects.
+Data model (what a renderer reads; every attribute is plain Python data):
+
+- :attr:`BraynsState.models`: ``{model_id: Model}`` in insertion order (``get-scene`` order).
+  A :class:`Model` has ``model_type`` ("geometry", "mesh", "Volume", "light",
+  "clip_geometry", "clipping_geometry"), ``kind`` (what its primitives are: "spheres", "boxes",
+  "capsules", "planes", "bounded-planes", "mesh", "volume", "light-ambient",
+  "light-directional", "light-quad", "light-sphere", "clip-spheres", "clip-boxes",
+  "clip-capsules", "clip-planes", "clip-bounded-planes", "clip-plane"), ``primitives`` (the
+  geometry objects as sent, e.g. ``{"center": [x, y, z], "radius": r}``; for a mesh one
+  ``{"vertices": [[x, y, z], ...], "triangles": [[i, j, k], ...]}``; for a light one object with
+  every field, defaults filled in; for clipping the primitives as sent), ``colors`` (one RGBA
+  per primitive for geometries, per triangle for meshes, set by ``color-model``),
+  ``material`` (``(type, values)`` or None), ``transform`` (translation, rotation quaternion
+  XYZW, scale; world = rotate(scale * local) + translation), ``is_visible`` and
+  ``local_bounds``; :meth:`Model.bounds` gives the world bounds.
+- the capsule, plane and box primitives keep the message fields (``p0``, ``r0``, ``p1``, ``r1``;
+  ``coefficients`` a, b, c, d of ax + by + cz + d = 0; ``min``, ``max``; bounded planes add
+  ``bounds``); :func:`transform_point` applies a model's transform.
+- camera: :attr:`camera_type` ("perspective", "orthographic"), :attr:`projections` (the
+  values of each projection), :attr:`view` (position, target, up), :attr:`near_clip`,
+  :attr:`region` (image_start, image_end, normalized, y flipped).
+- renderer: :attr:`renderer_type` and :attr:`renderers` (values of each type, with
+  ``background_color`` RGBA linear and ``samples_per_pixel``).
+- application: :attr:`viewport` ([width, height]); framebuffer: :attr:`framebuffer`.
+- :meth:`BraynsState.frame_settings` resolves all of the camera and renderer state, with a
+  snapshot's overrides, into the one plain object an image encoder receives.
+
+Values and errors follow a real braynsService 3.10.1 as recorded in the conformance corpus
+(``tests/conformance/corpus.jsonl``), which wins over the documentation. Rules where the two
+disagree or the documentation is silent (case names from the corpus):
+
+- fresh renderer is `interactive` (background [0.004, 0.016, 0.102, 0], shadows on, 3 bounces, 1
+  sample); a fresh `production` has background [0, 0, 0, 1], 3 bounces, 5 samples
+  (defaults/get-renderer-type, roundtrip/set-renderer-production/2);
+- fresh camera view is position [0, 0, 0], target [0, 0, 1], up [0, 1, 0], and adding models
+  never moves it (defaults/get-camera-view, defaults/camera-view-after-models);
+- `set-camera-*` and `set-renderer-*` keep the fields left out, `set-material-*` resets them to
+  the material's defaults (roundtrip/perspective-partial-update,
+  roundtrip/material-partial-update);
+- value checks after the schema are -32603: near clip < 0, orthographic height <= 0, fovy <= 0,
+  an empty or out-of-[0, 1] region, a view whose position equals its target or whose direction is
+  aligned with up, a simulation frame out of range (no clamping), `add-*` with an empty list
+  ("OSPData: shared buffer is NULL") (roundtrip/set-camera-near-clip/2,
+  roundtrip/set-camera-orthographic/2, roundtrip/set-camera-perspective/4,
+  roundtrip/set-camera-region/3, roundtrip/set-camera-view/1, roundtrip/set-camera-view/2,
+  roundtrip/set-simulation-parameters/2, scene/add-clipping-empty-primitives);
+- `add-clipping-*` make a `clip_geometry`, the deprecated `add-clip-plane` a
+  `clipping_geometry`; `clear-clip-planes` and `clear-clipping-geometries` remove both,
+  `clear-renderables` removes geometries, meshes and volumes only (scene/add-clip-plane,
+  scene/clear-clip-planes-on-mixed, scene/clear-renderables-on-mixed);
+- freed ids are reused most recently freed first, and a reused id comes last in `get-scene`;
+  `clear-models` restarts them at 0 (scene/clear-clip-planes-on-mixed,
+  scene/clear-models-on-mixed);
+- `remove-model` looks every id up before removing any (scene/remove-model);
+- geometry bounds take the absolute radius and the component-wise min/max of a box's corners;
+  lights have empty bounds except quad lights (scene/add-spheres-negative-radius,
+  scene/add-boxes-inverted, scene/add-light-quad);
+- `update-model` with a transform replaces the whole transform (left-out parts back to
+  identity); bounds are computed in double precision then rounded to float, a zero quaternion
+  collapses them to the translation (scene/update-model);
+- `remove-model` and `instantiate-model` on a missing id: -32603 "No instance with id N was
+  found" (scene/remove-model, errors/instantiate-model/unknown-model-id);
+- lights, clipping geometries and volumes have no material: code 0 "The model does not have
+  material" (errors/wrong-model-type/material-on-light);
+- color methods: geometries ["primitive", "solid"], meshes ["solid", "triangle"], others [];
+  `get-color-values` answers ["color"] for solid and a range "0-N" for primitive/triangle;
+  `color-model` with empty values: -32602 "Color values cannot be empty", checked before the
+  model (coloring/spheres, coloring/light, errors/color-model/unknown-model-id);
+- `enable-simulation` on a model without simulation and `get-color-ramp` on a model without a
+  ramp: code 0, `set-color-ramp` without a ramp: -32600 (errors/wrong-model-type/simulation,
+  errors/wrong-model-type/color-ramp);
+- `render-image`: `max_accumulation` is the renderer's `samples_per_pixel`; each call adds one
+  frame (all remaining ones with `accumulate`), no new image once complete unless the scene
+  changed or `force`; a progressive framebuffer's first frame is downscaled; formats are "png"
+  and "jpg" (any case), anything else -32603 "Format not supported: '<f>'"
+  (image/render-image-production, image/render-image-accumulation-progressive,
+  errors/render-image-bad-format);
+- `inspect` casts a ray through the normalized screen position (y up) and reports the nearest
+  visible geometry or mesh hit, ignoring clipping; a miss reports model 0 at the origin
+  (inspect/hit-and-miss, inspect/two-models, inspect/clipped).
 """
 
 from __future__ import annotations
 
 import copy
-import heapq
 import json
 import math
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from typing import Any
 
+from .._validation import validate
 from ._errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, JsonRpcError
-from ._images import encode_exr, encode_jpeg, encode_png
+from ._exr import ExrError, encode_gbuffers
+from ._images import encode_jpeg, encode_png
+from ._loaders import Mesh, Volume
 from ._titles import LOADER_TITLES, SCHEMA_TITLES
 
-__all__ = ["PLUGINS", "BraynsState", "Entrypoint", "load_entrypoints", "load_loaders"]
+__all__ = [
+    "PLUGINS",
+    "BraynsState",
+    "Entrypoint",
+    "Model",
+    "load_entrypoints",
+    "load_loaders",
+    "transform_point",
+]
 
 # Command-line plugin name -> the `plugin` value of its entrypoints/loaders in the data files.
 PLUGINS: dict[str, str] = {
@@ -41,6 +124,133 @@ PLUGINS: dict[str, str] = {
 
 FLT_MAX = 3.4028235e38
 EMPTY_BOUNDS = ([FLT_MAX] * 3, [-FLT_MAX] * 3)
+CODE_ZERO = 0  # a few Brayns exceptions carry no JSON-RPC code
+
+# `registry` order of the core entrypoints on a real 3.10.1 (registration order).
+CORE_REGISTRY = (
+    "get-version",
+    "upload-model",
+    "snapshot",
+    "set-framebuffer-static",
+    "set-renderer-production",
+    "set-material-principled",
+    "set-material-phong",
+    "set-material-metal",
+    "set-material-ghost",
+    "set-material-emissive",
+    "set-material-carpaint",
+    "set-material-plastic",
+    "set-color-ramp",
+    "set-camera-view",
+    "set-camera-perspective",
+    "set-camera-orthographic",
+    "set-camera-near-clip",
+    "export-gbuffers",
+    "enable-simulation",
+    "get-camera-view",
+    "color-model",
+    "set-renderer-interactive",
+    "get-camera-near-clip",
+    "set-simulation-parameters",
+    "get-material-type",
+    "clear-renderables",
+    "clear-models",
+    "add-clipping-planes",
+    "get-application-parameters",
+    "clear-lights",
+    "get-camera-orthographic",
+    "clear-clipping-geometries",
+    "add-model",
+    "add-light-sphere",
+    "schema",
+    "get-camera-perspective",
+    "get-color-values",
+    "remove-model",
+    "set-application-parameters",
+    "clear-clip-planes",
+    "cancel",
+    "add-clipping-boxes",
+    "add-clip-plane",
+    "add-bounded-planes",
+    "update-model",
+    "get-scene",
+    "set-material-glass",
+    "get-model",
+    "add-spheres",
+    "add-boxes",
+    "get-camera-type",
+    "add-capsules",
+    "get-material-glass",
+    "add-clipping-bounded-planes",
+    "add-clipping-capsules",
+    "add-clipping-spheres",
+    "set-framebuffer-progressive",
+    "set-material-matte",
+    "add-light-directional",
+    "add-planes",
+    "add-light-quad",
+    "add-light-ambient",
+    "get-color-methods",
+    "get-color-ramp",
+    "get-loaders",
+    "render-image",
+    "get-material-carpaint",
+    "get-material-emissive",
+    "get-material-ghost",
+    "get-camera-region",
+    "instantiate-model",
+    "get-material-matte",
+    "get-material-metal",
+    "get-renderer-production",
+    "get-material-phong",
+    "set-camera-region",
+    "inspect",
+    "get-material-plastic",
+    "get-material-principled",
+    "get-renderer-interactive",
+    "get-renderer-type",
+    "get-simulation-parameters",
+    "quit",
+    "registry",
+)
+
+MATERIAL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "carpaint": {"flake_density": 0},
+    "emissive": {"color": [1, 1, 1], "intensity": 1},
+    "ghost": {},
+    "glass": {"index_of_refraction": 1.5},
+    "matte": {"opacity": 1},
+    "metal": {"roughness": 1},
+    "phong": {"opacity": 1},
+    "plastic": {"opacity": 1},
+    "principled": {
+        "anisotropy": 0,
+        "anisotropy_rotation": 0,
+        "back_light": 0,
+        "coat": 0,
+        "coat_color": [1, 1, 1],
+        "coat_ior": 1.5,
+        "coat_roughness": 0,
+        "coat_thickness": 1,
+        "diffuse": 1,
+        "edge_color": [1, 1, 1],
+        "ior": 1,
+        "metallic": 0,
+        "roughness": 0,
+        "sheen": 0,
+        "sheen_color": [1, 1, 1],
+        "sheen_roughness": 0.2,
+        "sheen_tint": 0,
+        "specular": 1,
+        "thickness": 1,
+        "thin": False,
+        "transmission": 0,
+        "transmission_color": [1, 1, 1],
+        "transmission_depth": 1,
+    },
+}
+DEFAULT_COLOR_RAMP: dict[str, Any] = {"colors": [[0, 0, 0, 0], [1, 1, 1, 1]], "range": [0, 255]}
+IMAGE_FORMATS = ("png", "jpg")
 
 Vec3 = list[float]
 Bounds = tuple[Vec3, Vec3]
@@ -65,9 +275,9 @@ def _data(name: str) -> Any:
 
 
 def load_entrypoints(plugins: Sequence[str]) -> dict[str, Entrypoint]:
-    """Return the core entrypoints plus those of the given command-line plugin names."""
+    """Return the entrypoints of the core and the given plugins, in ``registry`` order."""
     enabled = {"Core"} | {PLUGINS[name] for name in plugins}
-    return {
+    rows = {
         row["method"]: Entrypoint(
             row["method"],
             row["plugin"],
@@ -80,6 +290,9 @@ def load_entrypoints(plugins: Sequence[str]) -> dict[str, Entrypoint]:
         for row in _data("entrypoints.json")
         if row["plugin"] in enabled
     }
+    ordered = {method: rows.pop(method) for method in CORE_REGISTRY if method in rows}
+    ordered.update(rows)
+    return ordered
 
 
 def load_loaders(plugins: Sequence[str]) -> list[dict[str, Any]]:
@@ -102,7 +315,7 @@ def _get(params: Any, key: str, schema: dict[str, Any] | None) -> Any:
     """Read a member, falling back to the schema default (as Brayns' deserializer does)."""
     value = params.get(key) if isinstance(params, dict) else None
     if value is None and schema is not None:
-        value = schema.get("properties", {}).get(key, {}).get("default")
+        value = copy.deepcopy(schema.get("properties", {}).get(key, {}).get("default"))
     return value
 
 
@@ -110,76 +323,92 @@ def _identity() -> dict[str, list[float]]:
     return {"rotation": [0, 0, 0, 1], "scale": [1, 1, 1], "translation": [0, 0, 0]}
 
 
-def _rotate(q: Sequence[float], v: Sequence[float]) -> Vec3:
+def _float32(value: float) -> float:
+    if not math.isfinite(value) or abs(value) >= FLT_MAX:
+        return value
+    return float(struct.unpack("f", struct.pack("f", value))[0])
+
+
+def _rotation_matrix(q: Sequence[float]) -> list[list[float]]:
+    """glm::mat3_cast of an (unnormalized) XYZW quaternion, rows of the matrix."""
     x, y, z, w = q
-    norm = math.sqrt(x * x + y * y + z * z + w * w) or 1.0
-    x, y, z, w = x / norm, y / norm, z / norm, w / norm
-    # v' = v + 2w(u x v) + 2 u x (u x v)
-    ux, uy, uz = x, y, z
-    cx = uy * v[2] - uz * v[1]
-    cy = uz * v[0] - ux * v[2]
-    cz = ux * v[1] - uy * v[0]
     return [
-        v[0] + 2 * (w * cx + uy * cz - uz * cy),
-        v[1] + 2 * (w * cy + uz * cx - ux * cz),
-        v[2] + 2 * (w * cz + ux * cy - uy * cx),
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
     ]
 
 
+def transform_point(transform: dict[str, Any], point: Sequence[float]) -> Vec3:
+    """Apply scale, rotation and translation to a point (as a renderer would)."""
+    scaled = [c * s for c, s in zip(point, transform["scale"], strict=True)]
+    matrix = _rotation_matrix(transform["rotation"])
+    return [
+        sum(m * c for m, c in zip(row, scaled, strict=True)) + t
+        for row, t in zip(matrix, transform["translation"], strict=True)
+    ]
+
+
+def _is_empty(bounds: Bounds) -> bool:
+    return any(a > b for a, b in zip(bounds[0], bounds[1], strict=True))
+
+
 def _transform_bounds(bounds: Bounds, transform: dict[str, Any]) -> Bounds:
-    low, high = bounds
-    if any(a > b for a, b in zip(low, high, strict=True)):
+    if _is_empty(bounds):
         return EMPTY_BOUNDS
+    if not any(transform["rotation"]):
+        # A zero quaternion collapses everything onto the translation (scene/update-model).
+        point = [_float32(t) for t in transform["translation"]]
+        return list(point), list(point)
+    low, high = bounds
     corners = [
         [(low, high)[i][0], (low, high)[j][1], (low, high)[k][2]]
         for i in (0, 1)
         for j in (0, 1)
         for k in (0, 1)
     ]
-    scale = transform["scale"]
-    moved = []
-    for corner in corners:
-        scaled = [c * s for c, s in zip(corner, scale, strict=True)]
-        rotated = _rotate(transform["rotation"], scaled)
-        moved.append([r + t for r, t in zip(rotated, transform["translation"], strict=True)])
+    moved = [transform_point(transform, corner) for corner in corners]
     return (
-        [_clean(min(p[a] for p in moved)) for a in range(3)],
-        [_clean(max(p[a] for p in moved)) for a in range(3)],
+        [_float32(min(p[a] for p in moved)) for a in range(3)],
+        [_float32(max(p[a] for p in moved)) for a in range(3)],
     )
-
-
-def _clean(value: float) -> float:
-    # Brayns computes in single precision; rounding away the double noise of the rotation keeps
-    # results such as 1.5 exact.
-    return float(struct.unpack("f", struct.pack("f", value))[0]) if abs(value) < FLT_MAX else value
 
 
 def _union(boxes: Sequence[Bounds]) -> Bounds:
     low, high = [FLT_MAX] * 3, [-FLT_MAX] * 3
-    for box_low, box_high in boxes:
-        if any(a > b for a, b in zip(box_low, box_high, strict=True)):
+    for box in boxes:
+        if _is_empty(box):
             continue
-        low = [min(a, b) for a, b in zip(low, box_low, strict=True)]
-        high = [max(a, b) for a, b in zip(high, box_high, strict=True)]
+        low = [min(a, b) for a, b in zip(low, box[0], strict=True)]
+        high = [max(a, b) for a, b in zip(high, box[1], strict=True)]
     return low, high
 
 
 @dataclass
 class Model:
-    """A model instance of the scene."""
+    """A model instance of the scene (see the module docstring for the meaning of each field)."""
 
     model_id: int
     model_type: str
+    kind: str
     local_bounds: Bounds
+    primitives: list[dict[str, Any]] = field(default_factory=list)
+    colors: list[list[float]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     is_visible: bool = True
     transform: dict[str, Any] = field(default_factory=_identity)
-    material: tuple[str, dict[str, Any]] = ("phong", {"opacity": 1})
-    color_methods: tuple[str, ...] = ("solid",)
-    primitives: int = 1
+    material: tuple[str, dict[str, Any]] | None = None
+    color_methods: tuple[str, ...] = ()
+    color_ramp: dict[str, Any] | None = None
+    volume: Volume | None = None
+
+    def bounds(self) -> Bounds:
+        """World bounds (the transformed local bounds)."""
+        return _transform_bounds(self.local_bounds, self.transform)
 
     def to_json(self) -> dict[str, Any]:
-        low, high = _transform_bounds(self.local_bounds, self.transform)
+        """The ``ModelInstance`` message."""
+        low, high = self.bounds()
         return {
             "bounds": {"max": high, "min": low},
             "info": copy.deepcopy(self.info),
@@ -189,163 +418,16 @@ class Model:
             "transform": copy.deepcopy(self.transform),
         }
 
-
-class MeshError(Exception):
-    """A mesh file the fake mesh loader cannot read (a -32603 for the client)."""
-
-
-def parse_mesh(data: bytes, extension: str) -> tuple[Bounds, int]:
-    """Return (bounds, triangle count) of an OBJ, PLY, STL or OFF mesh."""
-    extension = extension.lower().lstrip(".")
-    if extension == "obj":
-        points, triangles = _parse_obj(data)
-    elif extension == "off":
-        points, triangles = _parse_off(data)
-    elif extension == "stl":
-        points, triangles = _parse_stl(data)
-    elif extension == "ply":
-        points, triangles = _parse_ply(data)
-    else:
-        raise MeshError(f"Unsupported mesh type '{extension}'")
-    if not points:
-        raise MeshError("Mesh has no vertices")
-    low = [_clean(min(p[a] for p in points)) for a in range(3)]
-    high = [_clean(max(p[a] for p in points)) for a in range(3)]
-    return (low, high), triangles
-
-
-def _text(data: bytes) -> list[list[str]]:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise MeshError(f"Invalid text mesh: {error}") from None
-    return [line.split() for line in text.splitlines() if line.strip()]
-
-
-def _floats(words: Sequence[str]) -> Vec3:
-    try:
-        return [float(w) for w in words[:3]]
-    except ValueError:
-        raise MeshError(f"Invalid vertex {' '.join(words)!r}") from None
-
-
-def _parse_obj(data: bytes) -> tuple[list[Vec3], int]:
-    points, triangles = [], 0
-    for words in _text(data):
-        if words[0] == "v" and len(words) >= 4:
-            points.append(_floats(words[1:4]))
-        elif words[0] == "f" and len(words) >= 4:
-            triangles += len(words) - 3
-    return points, triangles
-
-
-def _parse_off(data: bytes) -> tuple[list[Vec3], int]:
-    lines = [w for w in _text(data) if not w[0].startswith("#")]
-    if not lines or not lines[0][0].endswith("OFF"):
-        raise MeshError("Invalid OFF header")
-    header = lines[0][1:] or lines[1]
-    start = 1 if lines[0][1:] else 2
-    try:
-        vertex_count, face_count = int(header[0]), int(header[1])
-    except (ValueError, IndexError):
-        raise MeshError("Invalid OFF counts") from None
-    points = [_floats(w) for w in lines[start : start + vertex_count]]
-    faces = lines[start + vertex_count : start + vertex_count + face_count]
-    triangles = sum(max(int(w[0]) - 2, 0) for w in faces if w and w[0].isdigit())
-    return points, triangles
-
-
-def _parse_stl(data: bytes) -> tuple[list[Vec3], int]:
-    if len(data) >= 84:
-        (count,) = struct.unpack_from("<I", data, 80)
-        if 84 + 50 * count == len(data):
-            points = []
-            for i in range(count):
-                values = struct.unpack_from("<12f", data, 84 + 50 * i)
-                points += [list(values[3:6]), list(values[6:9]), list(values[9:12])]
-            return points, count
-    lines = _text(data)
-    points = [_floats(w[1:4]) for w in lines if w[0] == "vertex"]
-    if not lines or lines[0][0] != "solid":
-        raise MeshError("Invalid STL file")
-    return points, len(points) // 3
-
-
-def _parse_ply(data: bytes) -> tuple[list[Vec3], int]:
-    end = data.find(b"end_header")
-    if not data.startswith(b"ply") or end < 0:
-        raise MeshError("Invalid PLY header")
-    body_start = data.index(b"\n", end) + 1
-    header = [line.split() for line in data[:end].decode("ascii", "replace").splitlines()]
-    fmt = next((w[1] for w in header if w and w[0] == "format"), "ascii")
-    elements: list[tuple[str, int, list[list[str]]]] = []
-    for words in header:
-        if words and words[0] == "element":
-            elements.append((words[1], int(words[2]), []))
-        elif words and words[0] == "property" and elements:
-            elements[-1][2].append(words[1:])
-    sizes = {
-        "char": "b",
-        "uchar": "B",
-        "int8": "b",
-        "uint8": "B",
-        "short": "h",
-        "ushort": "H",
-        "int16": "h",
-        "uint16": "H",
-        "int": "i",
-        "uint": "I",
-        "int32": "i",
-        "uint32": "I",
-        "float": "f",
-        "float32": "f",
-        "double": "d",
-        "float64": "d",
-    }
-    points: list[Vec3] = []
-    triangles = 0
-    if fmt == "ascii":
-        rows = [line.split() for line in data[body_start:].decode("ascii", "replace").splitlines()]
-        rows = [r for r in rows if r]
-        index = 0
-        for name, count, properties in elements:
-            for row in rows[index : index + count]:
-                if name == "vertex":
-                    names = [p[-1] for p in properties]
-                    try:
-                        points.append([float(row[names.index(a)]) for a in "xyz"])
-                    except (ValueError, IndexError):
-                        raise MeshError("Invalid PLY vertex") from None
-                elif name == "face" and row:
-                    triangles += max(int(row[0]) - 2, 0)
-            index += count
-        return points, triangles
-    order = "<" if "little" in fmt else ">"
-    offset = body_start
-    try:
-        for name, count, properties in elements:
-            for _ in range(count):
-                values: dict[str, float] = {}
-                for prop in properties:
-                    if prop[0] == "list":
-                        (length,) = struct.unpack_from(order + sizes[prop[1]], data, offset)
-                        offset += struct.calcsize(sizes[prop[1]])
-                        offset += length * struct.calcsize(sizes[prop[2]])
-                        if name == "face":
-                            triangles += max(length - 2, 0)
-                    else:
-                        code = sizes[prop[0]]
-                        (values[prop[1]],) = struct.unpack_from(order + code, data, offset)
-                        offset += struct.calcsize(code)
-                if name == "vertex":
-                    points.append([values["x"], values["y"], values["z"]])
-    except (struct.error, KeyError):
-        raise MeshError("Invalid binary PLY body") from None
-    return points, triangles
+    def copy_as(self, model_id: int, transform: dict[str, Any]) -> Model:
+        """A new instance of the same model (``instantiate-model``)."""
+        clone = copy.deepcopy(self)
+        clone.model_id = model_id
+        clone.transform = transform
+        return clone
 
 
 def _sample(schema: dict[str, Any] | None) -> Any:
-    """Build a plausible value for a result schema (used for the less common entrypoints)."""
+    """Build a plausible value for a result schema (used for plugin entrypoints)."""
     if schema is None:
         return None
     if "default" in schema:
@@ -392,16 +474,90 @@ def _renderer_defaults() -> dict[str, dict[str, Any]]:
         },
         "production": {
             "background_color": [0, 0, 0, 1],
-            "max_ray_bounces": 2,
-            "samples_per_pixel": 1,
+            "max_ray_bounces": 3,
+            "samples_per_pixel": 5,
         },
     }
+
+
+def _srgb(value: float) -> int:
+    """Linear [0, 1] to an 8-bit sRGB level, as the renderer's framebuffer stores colours."""
+    value = min(max(value, 0.0), 1.0)
+    encoded = 12.92 * value if value <= 0.0031308 else 1.055 * value ** (1 / 2.4) - 0.055
+    return round(encoded * 255)
+
+
+def _sub(a: Sequence[float], b: Sequence[float]) -> Vec3:
+    return [x - y for x, y in zip(a, b, strict=True)]
+
+
+def _dot(a: Sequence[float], b: Sequence[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+def _cross(a: Sequence[float], b: Sequence[float]) -> Vec3:
+    return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+
+
+def _normalize(v: Sequence[float]) -> Vec3:
+    length = math.sqrt(_dot(v, v))
+    return [c / length for c in v] if length else list(v)
+
+
+def _ray_sphere(
+    origin: Vec3, direction: Vec3, center: Sequence[float], radius: float
+) -> float | None:
+    oc = _sub(origin, center)
+    b = _dot(oc, direction)
+    c = _dot(oc, oc) - radius * radius
+    disc = b * b - c
+    if disc < 0:
+        return None
+    root = math.sqrt(disc)
+    for t in (-b - root, -b + root):
+        if t > 1e-9:
+            return t
+    return None
+
+
+def _ray_box(
+    origin: Vec3, direction: Vec3, low: Sequence[float], high: Sequence[float]
+) -> float | None:
+    near, far = -math.inf, math.inf
+    for o, d, a, b in zip(origin, direction, low, high, strict=True):
+        if abs(d) < 1e-12:
+            if not min(a, b) <= o <= max(a, b):
+                return None
+            continue
+        t1, t2 = (min(a, b) - o) / d, (max(a, b) - o) / d
+        near, far = max(near, min(t1, t2)), min(far, max(t1, t2))
+    if near > far or far < 1e-9:
+        return None
+    return near if near > 1e-9 else far
+
+
+def _ray_triangle(
+    origin: Vec3, direction: Vec3, a: Sequence[float], b: Sequence[float], c: Sequence[float]
+) -> float | None:
+    e1, e2 = _sub(b, a), _sub(c, a)
+    p = _cross(direction, e2)
+    det = _dot(e1, p)
+    if abs(det) < 1e-12:
+        return None
+    s = _sub(origin, a)
+    u = _dot(s, p) / det
+    q = _cross(s, e1)
+    v = _dot(direction, q) / det
+    t = _dot(e2, q) / det
+    if u < 0 or v < 0 or u + v > 1 or t <= 1e-9:
+        return None
+    return t
 
 
 class BraynsState:
     """Scene, camera, renderer, framebuffer, application and simulation state of one server.
 
-    ``version`` counts state changes; render-image renders a "new frame" only when it moved.
+    ``version`` counts state changes; render-image accumulates frames while it does not move.
     """
 
     def __init__(
@@ -425,34 +581,36 @@ class BraynsState:
         self._released: list[int] = []
         self.camera_type = "perspective"
         self.projections = _projection_defaults()
-        self.view: dict[str, Vec3] = {
-            "position": [1.5, 0, 8],
-            "target": [1.5, 0, 0],
-            "up": [0, 1, 0],
-        }
+        self.view: dict[str, Vec3] = {"position": [0, 0, 0], "target": [0, 0, 1], "up": [0, 1, 0]}
         self.near_clip: float = 1e-06
         self.region = {"image_end": [1, 0], "image_start": [0, 1]}
-        self.renderer_type = "production"
+        self.renderer_type = "interactive"
         self.renderers = _renderer_defaults()
         self.framebuffer: dict[str, Any] = {"type": "static"}
-        self.simulation = {"current": 0, "dt": 0, "end_frame": 0, "start_frame": 0, "unit": "ms"}
+        self.simulation: dict[str, Any] = {
+            "current": 0,
+            "dt": 0,
+            "end_frame": 0,
+            "start_frame": 0,
+            "unit": "ms",
+        }
         self.version = 0
-        self._rendered_version = -1
+        self._accumulated_version = -1
+        self.accumulation = 0
         self._handlers: dict[str, Callable[[Any, bytes], HandlerResult]] = {}
         self._register()
 
     # ---- models -------------------------------------------------------------------------
     def _new_id(self) -> int:
-        # Released IDs are reused, smallest first (the capture: after remove-model 0, the next
-        # model got ID 0 again).
+        # Freed IDs are reused, most recently freed first (scene/clear-*-on-mixed).
         if self._released:
-            return heapq.heappop(self._released)
+            return self._released.pop()
         self._next_id += 1
         return self._next_id - 1
 
-    def add_model(self, model_type: str, bounds: Bounds, **kwargs: Any) -> Model:
+    def add_model(self, model_type: str, kind: str, bounds: Bounds, **kwargs: Any) -> Model:
         """Create, store and return a model with the next free ID."""
-        model = Model(self._new_id(), model_type, bounds, **kwargs)
+        model = Model(self._new_id(), model_type, kind, bounds, **kwargs)
         self.models[model.model_id] = model
         self.version += 1
         return model
@@ -464,66 +622,167 @@ class BraynsState:
             raise JsonRpcError(INVALID_PARAMS, f"No model found with ID {model_id}")
         return model
 
-    def remove_models(self, keep: Callable[[Model], bool]) -> None:
-        """Remove every model for which ``keep`` is false and release their IDs."""
-        for model_id in [i for i, m in self.models.items() if not keep(m)]:
+    def _instance(self, model_id: int) -> Model:
+        model = self.models.get(model_id)
+        if model is None:
+            raise JsonRpcError(INTERNAL_ERROR, f"No instance with id {model_id} was found")
+        return model
+
+    def remove_models(self, drop: Callable[[Model], bool]) -> None:
+        """Remove every model for which ``drop`` is true and release their IDs."""
+        for model_id in [i for i, m in self.models.items() if drop(m)]:
             del self.models[model_id]
-            heapq.heappush(self._released, model_id)
+            self._released.append(model_id)
         self.version += 1
 
     def scene_bounds(self) -> Bounds:
-        """Union of the visible models' world bounds (empty bounds are ignored)."""
-        boxes = []
-        for model in self.models.values():
-            data = model.to_json()["bounds"]
-            boxes.append((data["min"], data["max"]))
-        return _union(boxes)
+        """Union of the models' world bounds (empty bounds are ignored)."""
+        return _union([model.bounds() for model in self.models.values()])
 
-    def load_mesh(self, data: bytes, extension: str, load_info: dict[str, Any]) -> list[Any]:
-        """Add a mesh model from file bytes and return the ModelInstance list the loaders reply."""
-        try:
-            bounds, triangles = parse_mesh(data, extension)
-        except MeshError as error:
-            raise JsonRpcError(INTERNAL_ERROR, str(error)) from None
+    def add_mesh(self, mesh: Mesh, load_info: dict[str, Any]) -> list[Any]:
+        """Add a loaded mesh and return the ModelInstance list the loaders reply."""
+        low = [_float32(min(v[a] for v in mesh.vertices)) for a in range(3)]
+        high = [_float32(max(v[a] for v in mesh.vertices)) for a in range(3)]
+        faces = len(mesh.triangles)
         info = {
             "load_info": load_info,
-            # Values are strings, and the mesh loader unrolls triangles (Appendix B).
-            "metadata": {"faces": str(triangles), "meshes": "1", "vertices": str(3 * triangles)},
+            # Values are strings, and the loader unrolls triangles (protocol.md Appendix B).
+            "metadata": {"faces": str(faces), "meshes": "1", "vertices": str(3 * faces)},
         }
-        model = self.add_model("mesh", bounds, info=info, primitives=triangles)
+        model = self.add_model(
+            "mesh",
+            "mesh",
+            (low, high),
+            primitives=[
+                {"vertices": mesh.vertices, "triangles": [list(t) for t in mesh.triangles]}
+            ],
+            colors=[[1, 1, 1, 1] for _ in mesh.triangles],
+            info=info,
+            material=("phong", dict(MATERIAL_DEFAULTS["phong"])),
+            color_methods=("solid", "triangle"),
+        )
         return [model.to_json()]
 
-    def find_loader(self, name: str, extension: str) -> dict[str, Any]:
-        """Return the named loader if it supports the extension, else raise a -32603."""
-        for loader in self.loaders:
-            if loader["name"] == name and extension.lower().lstrip(".") in [
-                e.lower().lstrip(".") for e in loader["extensions"]
-            ]:
-                return loader
-        raise JsonRpcError(
-            INTERNAL_ERROR,
-            f"No loader found for type '{extension}' and loader name '{name}'",
+    def add_volume(self, volume: Volume, load_info: dict[str, Any]) -> list[Any]:
+        """Add a loaded volume and return the ModelInstance list the loaders reply."""
+        high = [d * s for d, s in zip(volume.dimensions, volume.spacing, strict=True)]
+        model = self.add_model(
+            "Volume",
+            "volume",
+            ([0.0, 0.0, 0.0], high),
+            info={"load_info": load_info},
+            color_ramp=copy.deepcopy(DEFAULT_COLOR_RAMP),
+            volume=volume,
         )
+        return [model.to_json()]
+
+    def find_loader(self, name: str, extension: str | None = None) -> dict[str, Any]:
+        """Return the named loader, or the first one for ``extension`` if ``name`` is empty."""
+        for loader in self.loaders:
+            if name and loader["name"] == name:
+                return loader
+            if not name and extension is not None and extension in loader["extensions"]:
+                return loader
+        if not name:
+            # No loader for the extension: the mesh loader gets to refuse it.
+            return self.loaders[0]
+        raise JsonRpcError(INVALID_PARAMS, f"Invalid loader name: '{name}'")
+
+    # ---- simulation and render settings --------------------------------------------------
+    def check_simulation_frame(self, frame: int | None) -> None:
+        """Raise the real -32603 for a frame outside [start_frame, end_frame]."""
+        if frame is None:
+            return
+        if not self.simulation["start_frame"] <= frame <= self.simulation["end_frame"]:
+            raise JsonRpcError(INTERNAL_ERROR, "Simulation frame out of range")
+
+    def frame_settings(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """How a frame is to be rendered: the current settings with a request's overrides.
+
+        ``overrides`` are snapshot/export-gbuffers params (``renderer`` and ``camera`` as
+        ``{"name", "params"}``, ``camera_view``, ``camera_near_clip``, ``image_start``,
+        ``image_end``, ``simulation_frame``), checked as the real server checks them. An
+        overridden renderer or camera is a fresh object of that type (defaults, then the given
+        params). Returns plain data::
+
+            {"renderer": {"name", "background_color", "samples_per_pixel", ...},
+             "camera": {"name", <projection values>}, "view": {"position", "target", "up"},
+             "near_clip": float, "region": {"image_start", "image_end"}}
+        """
+        overrides = overrides or {}
+        self.check_simulation_frame(overrides.get("simulation_frame"))
+        renderer = self._override(overrides.get("renderer"), "renderer")
+        camera = self._override(overrides.get("camera"), "camera")
+        near_clip = overrides.get("camera_near_clip")
+        region = copy.deepcopy(self.region)
+        for key in ("image_start", "image_end"):
+            if overrides.get(key) is not None:
+                region[key] = list(overrides[key])
+        return {
+            "renderer": renderer,
+            "camera": camera,
+            "view": copy.deepcopy(overrides.get("camera_view") or self.view),
+            "near_clip": self.near_clip if near_clip is None else near_clip,
+            "region": region,
+        }
+
+    def _override(self, data: dict[str, Any] | None, what: str) -> dict[str, Any]:
+        current = self.renderer_type if what == "renderer" else self.camera_type
+        values = self.renderers if what == "renderer" else self.projections
+        if not data:
+            return copy.deepcopy(values[current]) | {"name": current}
+        name = data.get("name") or current
+        defaults = _renderer_defaults() if what == "renderer" else _projection_defaults()
+        if name not in defaults or f"set-{what}-{name}" not in self.entrypoints:
+            raise JsonRpcError(INTERNAL_ERROR, f"Unknown type name {name}")
+        params = data.get("params") or {}
+        if validate(params, self.entrypoints[f"set-{what}-{name}"].params or {}):
+            raise JsonRpcError(INVALID_PARAMS, "Invalid engine JSON schema")
+        return defaults[name] | params | {"name": name}
+
+    def current_frame(self) -> dict[str, Any]:
+        """:meth:`frame_settings` without overrides (what render-image draws)."""
+        return self.frame_settings()
 
     # ---- images -------------------------------------------------------------------------
-    def background(self) -> tuple[int, int, int, int]:
-        """The current renderer's background colour as 8-bit RGBA."""
-        color = self.renderers[self.renderer_type].get("background_color", [0, 0, 0, 1])
-        r, g, b, a = (max(0, min(255, round(c * 255))) for c in color)
-        return r, g, b, a
+    def background(self, renderer: dict[str, Any] | None = None) -> tuple[int, int, int, int]:
+        """A renderer's background colour as 8-bit sRGB and alpha (the current one by default)."""
+        values = renderer or self.renderers[self.renderer_type]
+        r, g, b, a = values.get("background_color", [0, 0, 0, 1])
+        return _srgb(r), _srgb(g), _srgb(b), max(0, min(255, round(a * 255)))
 
-    def encode_image(self, width: int, height: int, image_format: str, quality: int) -> bytes:
-        """Encode the "rendered" image; unknown formats are a -32603 like the real encoder's."""
+    def encode_image(
+        self,
+        width: int,
+        height: int,
+        image_format: str,
+        quality: int,
+        frame: dict[str, Any] | None = None,
+    ) -> bytes:
+        """Encode the image of ``frame`` (see :meth:`frame_settings`; default: the current one).
+
+        Unknown formats are the real encoder's -32603.
+        """
         fmt = image_format.lower()
+        frame = frame or self.current_frame()
+        background = self.background(frame["renderer"])
         if fmt == "png":
-            return encode_png(width, height, self.background(), self.png_compression)
-        if fmt in ("jpg", "jpeg"):
-            return encode_jpeg(width, height, self.background()[:3], quality)
-        raise JsonRpcError(INTERNAL_ERROR, f"Unsupported image format: '{image_format}'")
+            return encode_png(width, height, background, self.png_compression)
+        if fmt == "jpg":
+            return encode_jpeg(width, height, background[:3], quality)
+        raise JsonRpcError(INTERNAL_ERROR, f"Format not supported: '{image_format}'")
 
-    def gbuffers(self, width: int, height: int, channels: list[str]) -> bytes:
-        """Return the EXR bytes of an export-gbuffers download."""
-        return encode_exr(width, height, channels)
+    def gbuffers(
+        self, width: int, height: int, channels: list[str], frame: dict[str, Any] | None = None
+    ) -> bytes:
+        """Return the EXR bytes of an export-gbuffers of ``frame`` (see :meth:`frame_settings`)."""
+        frame = frame or self.current_frame()
+        r, g, b, a = frame["renderer"]["background_color"]
+        pixels = {"color": [r, g, b, a]}
+        try:
+            return encode_gbuffers(width, height, channels, pixels)
+        except ExrError as error:
+            raise JsonRpcError(INTERNAL_ERROR, f"Error encoding EXR image: {error}") from None
 
     # ---- synchronous handlers -----------------------------------------------------------
     def handle(self, method: str, params: Any, binary: bytes) -> HandlerResult:
@@ -536,7 +795,7 @@ class BraynsState:
 
     def _register(self) -> None:
         h = self._handlers
-        simple = {
+        simple: dict[str, Callable[[Any, bytes], Any]] = {
             "get-version": lambda p, b: {
                 "major": self.brayns_version[0],
                 "minor": self.brayns_version[1],
@@ -565,31 +824,28 @@ class BraynsState:
             "get-model": lambda p, b: self.get_model(p["id"]).to_json(),
             "update-model": self._update_model,
             "remove-model": self._remove_model,
-            "clear-models": self._clear(lambda m: False),
-            "clear-lights": self._clear(lambda m: m.model_type != "light"),
+            "clear-models": self._clear_models,
+            "clear-lights": self._clear(lambda m: m.model_type == "light"),
             "clear-clipping-geometries": self._clear(
-                lambda m: m.model_type not in ("clipping_geometry", "clip_plane")
+                lambda m: m.model_type in ("clip_geometry", "clipping_geometry")
             ),
-            "clear-clip-planes": self._clear(lambda m: m.model_type != "clip_plane"),
+            "clear-clip-planes": self._clear(
+                lambda m: m.model_type in ("clip_geometry", "clipping_geometry")
+            ),
             "clear-renderables": self._clear(
-                lambda m: m.model_type in ("light", "clipping_geometry", "clip_plane")
+                lambda m: m.model_type in ("geometry", "mesh", "Volume")
             ),
             "instantiate-model": self._instantiate,
-            "get-material-type": lambda p, b: self.get_model(p["id"]).material[0],
+            "get-material-type": lambda p, b: self._material_of(p["id"])[0],
             "get-color-methods": lambda p, b: list(self.get_model(p["id"]).color_methods),
             "get-color-values": self._get_color_values,
             "color-model": self._color_model,
-            "get-color-ramp": self._color_ramp,
-            "set-color-ramp": self._color_ramp,
+            "get-color-ramp": self._get_color_ramp,
+            "set-color-ramp": self._set_color_ramp,
             "get-simulation-parameters": lambda p, b: dict(self.simulation),
             "set-simulation-parameters": self._set_simulation,
             "enable-simulation": self._enable_simulation,
-            "inspect": lambda p, b: {
-                "hit": False,
-                "metadata": None,
-                "model_id": 0,
-                "position": [0, 0, 0],
-            },
+            "inspect": self._inspect,
             "add-clip-plane": self._add_clip_plane,
             "get-circuit-ids": lambda p, b: self._model_then(p["model_id"], []),
             "set-circuit-thickness": lambda p, b: self._model_then(p["model_id"], None),
@@ -600,10 +856,9 @@ class BraynsState:
         h["render-image"] = self._render_image
         for kind in ("spheres", "boxes", "capsules", "planes", "bounded-planes"):
             h[f"add-{kind}"] = self._plain(self._geometry_adder(kind))
-        for kind in ("spheres", "boxes", "capsules", "planes", "bounded-planes"):
-            h[f"add-clipping-{kind}"] = self._plain(self._clipping_adder())
+            h[f"add-clipping-{kind}"] = self._plain(self._clipping_adder(kind))
         for kind in ("ambient", "directional", "quad", "sphere"):
-            h[f"add-light-{kind}"] = self._plain(self._light_adder())
+            h[f"add-light-{kind}"] = self._plain(self._light_adder(kind))
         for kind in ("perspective", "orthographic", "cylindric"):
             h[f"get-camera-{kind}"] = self._plain(self._projection_getter(kind))
             h[f"set-camera-{kind}"] = self._plain(self._projection_setter(kind))
@@ -655,22 +910,31 @@ class BraynsState:
         return None
 
     def _set_view(self, params: Any, binary: bytes) -> Any:
-        self.view = {key: list(params[key]) for key in ("position", "target", "up")}
+        position, target, up = (list(params[key]) for key in ("position", "target", "up"))
+        direction = _sub(target, position)
+        if not any(direction):
+            raise JsonRpcError(INTERNAL_ERROR, "View position cannot be equal to view target")
+        if not any(_cross(direction, up)):
+            raise JsonRpcError(INTERNAL_ERROR, "View direction and up cannot be aligned")
+        self.view = {"position": position, "target": target, "up": up}
         self.version += 1
         return None
 
     def _set_near_clip(self, params: Any, binary: bytes) -> Any:
         distance = params.get("distance")
         if distance is not None:
+            if distance < 0:
+                raise JsonRpcError(INTERNAL_ERROR, "Near clipping distance cannot be < 0")
             self.near_clip = distance
         self.version += 1
         return None
 
     def _set_region(self, params: Any, binary: bytes) -> Any:
-        self.region = {
-            "image_end": list(params["image_end"]),
-            "image_start": list(params["image_start"]),
-        }
+        start, end = list(params["image_start"]), list(params["image_end"])
+        values = start + end
+        if any(not 0 <= v <= 1 for v in values) or start[0] == end[0] or start[1] == end[1]:
+            raise JsonRpcError(INTERNAL_ERROR, "Image region should be normalized and not empty")
+        self.region = {"image_end": end, "image_start": start}
         self.version += 1
         return None
 
@@ -686,8 +950,12 @@ class BraynsState:
 
     def _projection_setter(self, kind: str) -> Callable[[Any, bytes], Any]:
         def set_(params: Any, binary: bytes) -> Any:
-            values = _projection_defaults()[kind]
+            values = dict(self.projections[kind])
             values.update({k: v for k, v in params.items() if v is not None})
+            if kind == "orthographic" and values["height"] <= 0:
+                raise JsonRpcError(INTERNAL_ERROR, "Orthographic height must be greater than 0")
+            if kind == "perspective" and values["fovy"] <= 0:
+                raise JsonRpcError(INTERNAL_ERROR, "Perspective fovy must be greater than 0")
             self.projections[kind] = values
             self.camera_type = kind
             self.version += 1
@@ -707,7 +975,7 @@ class BraynsState:
 
     def _renderer_setter(self, kind: str) -> Callable[[Any, bytes], Any]:
         def set_(params: Any, binary: bytes) -> Any:
-            values = _renderer_defaults()[kind]
+            values = copy.deepcopy(self.renderers[kind])
             values.update({k: v for k, v in params.items() if v is not None})
             self.renderers[kind] = values
             self.renderer_type = kind
@@ -731,7 +999,7 @@ class BraynsState:
         low, high = self.scene_bounds()
         return {
             "bounds": {"max": high, "min": low},
-            "models": [self.models[i].to_json() for i in sorted(self.models)],
+            "models": [model.to_json() for model in self.models.values()],
         }
 
     def _update_model(self, params: Any, binary: bytes) -> Any:
@@ -740,137 +1008,214 @@ class BraynsState:
         if data.get("is_visible") is not None:
             model.is_visible = data["is_visible"]
         transform = data.get("transform")
-        if transform:
-            for key in ("rotation", "scale", "translation"):
-                if transform.get(key) is not None:
-                    model.transform[key] = list(transform[key])
+        if transform is not None:
+            full = _identity()
+            full.update({k: list(v) for k, v in transform.items() if v is not None})
+            model.transform = full
         self.version += 1
         return model.to_json()
 
     def _remove_model(self, params: Any, binary: bytes) -> Any:
-        ids = params["ids"]
-        for model_id in ids:
-            self.get_model(model_id)
-        wanted = set(ids)
-        self.remove_models(lambda m: m.model_id not in wanted)
+        # Every id is looked up first, then removed one by one (scene/remove-model).
+        for model_id in params["ids"]:
+            self._instance(model_id)
+        for model_id in params["ids"]:
+            self._instance(model_id)
+            self.remove_models(partial(_has_id, model_id))
         return None
 
-    def _clear(self, keep: Callable[[Model], bool]) -> Callable[[Any, bytes], Any]:
+    def _clear_models(self, params: Any, binary: bytes) -> Any:
+        # Ids restart at 0 after clear-models (scene/clear-models-on-mixed).
+        self.remove_models(lambda m: True)
+        self._released.clear()
+        self._next_id = 0
+        return None
+
+    def _clear(self, drop: Callable[[Model], bool]) -> Callable[[Any, bytes], Any]:
         def clear(params: Any, binary: bytes) -> Any:
-            self.remove_models(keep)
+            self.remove_models(drop)
             return None
 
         return clear
 
     def _instantiate(self, params: Any, binary: bytes) -> Any:
-        source = self.get_model(params["model_id"])
+        source = self._instance(params["model_id"])
+        if not params["transforms"]:
+            raise JsonRpcError(CODE_ZERO, "transforms list cannot be empty")
         results = []
         for transform in params["transforms"]:
             full = _identity()
             full.update({k: list(v) for k, v in transform.items() if v is not None})
-            model = self.add_model(
-                source.model_type,
-                source.local_bounds,
-                info=copy.deepcopy(source.info),
-                transform=full,
-                material=source.material,
-                color_methods=source.color_methods,
-                primitives=source.primitives,
-            )
+            model = source.copy_as(self._new_id(), full)
+            self.models[model.model_id] = model
+            self.version += 1
             results.append(model.to_json())
         return results
+
+    def _material_of(self, model_id: int) -> tuple[str, dict[str, Any]]:
+        material = self.get_model(model_id).material
+        if material is None:
+            raise JsonRpcError(CODE_ZERO, "The model does not have material")
+        return material
 
     def _get_color_values(self, params: Any, binary: bytes) -> Any:
         model = self.get_model(params["id"])
         method = params["method"]
         if method not in model.color_methods:
             raise JsonRpcError(INVALID_PARAMS, f"Invalid coloring method '{method}'")
-        if method == "primitive":
-            return [str(i) for i in range(model.primitives)]
-        return []
+        if method == "solid":
+            return ["color"]
+        count = len(model.primitives)
+        if model.kind == "mesh":
+            count = len(model.primitives[0]["triangles"])
+        return [f"0-{count - 1}"]
 
     def _color_model(self, params: Any, binary: bytes) -> Any:
+        values = params["values"]
+        if not values:
+            raise JsonRpcError(INVALID_PARAMS, "Color values cannot be empty")
         model = self.get_model(params["id"])
         method = params["method"]
+        if not model.color_methods:
+            return None  # lights and clipping geometries accept and ignore it (coloring/light)
         if method not in model.color_methods:
             raise JsonRpcError(INVALID_PARAMS, f"Invalid coloring method '{method}'")
+        count = len(model.colors)
+        if method == "solid" and "color" in values:
+            model.colors = [list(values["color"]) for _ in range(count)]
+        elif method in ("primitive", "triangle"):
+            for key, color in values.items():
+                for index in _index_range(key):
+                    if 0 <= index < count:
+                        model.colors[index] = list(color)
         self.version += 1
         return None
 
-    def _color_ramp(self, params: Any, binary: bytes) -> Any:
-        self.get_model(params["id"])
-        # Only volumes and simulation-enabled circuits have a ramp; the fake loads neither.
-        raise JsonRpcError(INVALID_REQUEST, "The requested model does not have a color ramp")
+    def _get_color_ramp(self, params: Any, binary: bytes) -> Any:
+        model = self.get_model(params["id"])
+        if model.color_ramp is None:
+            raise JsonRpcError(CODE_ZERO, "The requested model does not have a color ramp")
+        return copy.deepcopy(model.color_ramp)
+
+    def _set_color_ramp(self, params: Any, binary: bytes) -> Any:
+        model = self.get_model(params["id"])
+        if model.color_ramp is None:
+            raise JsonRpcError(INVALID_REQUEST, "The requested model does not have a color ramp")
+        ramp = params["color_ramp"]
+        low, high = ramp.get("range") or model.color_ramp["range"]
+        if not low < high:
+            raise JsonRpcError(
+                INTERNAL_ERROR, "Color ramp range must define a non zero positive interval"
+            )
+        model.color_ramp = {
+            "colors": copy.deepcopy(ramp.get("colors", model.color_ramp["colors"])),
+            "range": [low, high],
+        }
+        self.version += 1
+        return None
 
     def _set_simulation(self, params: Any, binary: bytes) -> Any:
         current = params.get("current")
         if current is not None:
-            self.simulation["current"] = min(
-                max(current, self.simulation["start_frame"]), self.simulation["end_frame"]
-            )
+            self.check_simulation_frame(current)
+            self.simulation["current"] = current
         self.version += 1
         return None
 
     def _enable_simulation(self, params: Any, binary: bytes) -> Any:
         self.get_model(params["model_id"])
-        self.version += 1
-        return None
+        # No core model carries a simulation.
+        raise JsonRpcError(CODE_ZERO, "The model does not have simulation")
 
     def _geometry_adder(self, kind: str) -> Callable[[Any, bytes], Any]:
         def bounds_of(geometry: dict[str, Any]) -> Bounds:
             if kind == "spheres":
-                c, r = geometry["center"], geometry["radius"]
+                c, r = geometry["center"], abs(geometry["radius"])
                 return [x - r for x in c], [x + r for x in c]
             if kind == "boxes":
-                return list(geometry["min"]), list(geometry["max"])
+                a, b = geometry["min"], geometry["max"]
+                return [min(p) for p in zip(a, b, strict=True)], [
+                    max(p) for p in zip(a, b, strict=True)
+                ]
             if kind == "capsules":
-                p0, p1, r0, r1 = geometry["p0"], geometry["p1"], geometry["r0"], geometry["r1"]
+                p0, p1 = geometry["p0"], geometry["p1"]
+                r0, r1 = abs(geometry["r0"]), abs(geometry["r1"])
                 return (
                     [min(a - r0, b - r1) for a, b in zip(p0, p1, strict=True)],
                     [max(a + r0, b + r1) for a, b in zip(p0, p1, strict=True)],
                 )
             if kind == "bounded-planes":
-                return list(geometry["bounds"]["min"]), list(geometry["bounds"]["max"])
+                a, b = geometry["bounds"]["min"], geometry["bounds"]["max"]
+                return [min(p) for p in zip(a, b, strict=True)], [
+                    max(p) for p in zip(a, b, strict=True)
+                ]
             return EMPTY_BOUNDS  # infinite planes
 
         def add(params: Any, binary: bytes) -> Any:
-            boxes = [bounds_of(item["geometry"]) for item in params]
-            low, high = _union(boxes)
-            methods = ("primitive", "solid")
+            if not params:
+                raise JsonRpcError(INTERNAL_ERROR, "OSPData: shared buffer is NULL")
+            geometries = [copy.deepcopy(item["geometry"]) for item in params]
+            low, high = _union([bounds_of(g) for g in geometries])
             model = self.add_model(
-                "geometry", (low, high), color_methods=methods, primitives=len(params)
+                "geometry",
+                kind,
+                ([_float32(v) for v in low], [_float32(v) for v in high]),
+                primitives=geometries,
+                colors=[list(item["color"]) for item in params],
+                material=("phong", dict(MATERIAL_DEFAULTS["phong"])),
+                color_methods=("primitive", "solid"),
             )
             return model.to_json()
 
         return add
 
-    def _clipping_adder(self) -> Callable[[Any, bytes], Any]:
+    def _clipping_adder(self, kind: str) -> Callable[[Any, bytes], Any]:
         def add(params: Any, binary: bytes) -> Any:
+            primitives = params["primitives"]
+            if not primitives:
+                raise JsonRpcError(INTERNAL_ERROR, "OSPData: shared buffer is NULL")
             model = self.add_model(
-                "clipping_geometry", EMPTY_BOUNDS, primitives=len(params["primitives"])
+                "clip_geometry", f"clip-{kind}", EMPTY_BOUNDS, primitives=copy.deepcopy(primitives)
             )
             return model.to_json()
 
         return add
 
     def _add_clip_plane(self, params: Any, binary: bytes) -> Any:
-        return self.add_model("clip_plane", EMPTY_BOUNDS).to_json()
+        primitive = {"coefficients": list(params["coefficients"])}
+        model = self.add_model(
+            "clipping_geometry", "clip-plane", EMPTY_BOUNDS, primitives=[primitive]
+        )
+        return model.to_json()
 
-    def _light_adder(self) -> Callable[[Any, bytes], Any]:
+    def _light_adder(self, kind: str) -> Callable[[Any, bytes], Any]:
+        schema = self.entrypoints[f"add-light-{kind}"].params or {}
+
         def add(params: Any, binary: bytes) -> Any:
-            return self.add_model("light", EMPTY_BOUNDS).to_json()
+            light = {key: _get(params, key, schema) for key in schema.get("properties", {})}
+            bounds: Bounds = EMPTY_BOUNDS
+            if kind == "quad":
+                p, e1, e2 = light["position"], light["edge1"], light["edge2"]
+                corners = [p, [a + b for a, b in zip(p, e1, strict=True)]]
+                corners += [[a + b for a, b in zip(c, e2, strict=True)] for c in corners]
+                bounds = (
+                    [min(c[i] for c in corners) for i in range(3)],
+                    [max(c[i] for c in corners) for i in range(3)],
+                )
+            model = self.add_model("light", f"light-{kind}", bounds, primitives=[light])
+            return model.to_json()
 
         return add
 
     def _material_getter(self, kind: str, entry: Entrypoint) -> Callable[[Any, bytes], Any]:
         def get(params: Any, binary: bytes) -> Any:
-            model = self.get_model(params["id"])
-            current, values = model.material
+            current, values = self._material_of(params["id"])
             if current != kind:
                 raise JsonRpcError(
                     INVALID_REQUEST, f"Invalid material type (should be '{current}')"
                 )
             result = _sample(entry.result) or {}
+            result.update(MATERIAL_DEFAULTS.get(kind, {}))
             result.update(values)
             return result
 
@@ -879,7 +1224,9 @@ class BraynsState:
     def _material_setter(self, kind: str) -> Callable[[Any, bytes], Any]:
         def set_(params: Any, binary: bytes) -> Any:
             model = self.get_model(params["model_id"])
-            values = {"opacity": 1} if kind == "phong" else {}
+            if model.material is None:
+                raise JsonRpcError(CODE_ZERO, "The model does not have material")
+            values = copy.deepcopy(MATERIAL_DEFAULTS.get(kind, {}))
             values.update({k: v for k, v in params["material"].items() if v is not None})
             model.material = (kind, values)
             self.version += 1
@@ -889,28 +1236,169 @@ class BraynsState:
 
     def _visualize_atlas(self, params: Any, binary: bytes) -> Any:
         source = self.get_model(params["model_id"])
-        model = self.add_model("atlas_usecase", source.local_bounds)
+        model = self.add_model("atlas_usecase", "mesh", source.local_bounds)
         return model.to_json()
 
+    # ---- inspect ------------------------------------------------------------------------
+    def camera_ray(self, x: float, y: float) -> tuple[Vec3, Vec3]:
+        """Origin and unit direction of the ray through normalized screen (x, y), y up."""
+        position = [float(v) for v in self.view["position"]]
+        forward = _normalize(_sub(self.view["target"], position))
+        right = _normalize(_cross(forward, self.view["up"]))
+        up = _cross(right, forward)
+        width, height = self.viewport
+        aspect = width / height if height else 1.0
+        sx, sy = (x - 0.5), (y - 0.5)
+        if self.camera_type == "orthographic":
+            half = self.projections["orthographic"]["height"]
+            origin = [
+                p + sx * half * aspect * r + sy * half * u
+                for p, r, u in zip(position, right, up, strict=True)
+            ]
+            return origin, forward
+        scale = 2 * math.tan(math.radians(self.projections["perspective"]["fovy"]) / 2)
+        direction = [
+            f + sx * scale * aspect * r + sy * scale * u
+            for f, r, u in zip(forward, right, up, strict=True)
+        ]
+        return position, _normalize(direction)
+
+    def _inspect(self, params: Any, binary: bytes) -> Any:
+        x, y = params["position"]
+        miss = {"hit": False, "metadata": None, "model_id": 0, "position": [0, 0, 0]}
+        if not (0 <= x <= 1 and 0 <= y <= 1):
+            return miss
+        origin, direction = self.camera_ray(x, y)
+        best: tuple[float, int] | None = None
+        for model in self.models.values():
+            if not model.is_visible or model.model_type not in ("geometry", "mesh"):
+                continue
+            t = _hit_model(model, origin, direction)
+            if t is not None and (best is None or t < best[0]):
+                best = (t, model.model_id)
+        if best is None:
+            return miss
+        t, model_id = best
+        point = [_float32(o + t * d) for o, d in zip(origin, direction, strict=True)]
+        return {"hit": True, "metadata": {}, "model_id": model_id, "position": point}
+
+    # ---- render-image -------------------------------------------------------------------
     def _render_image(self, params: Any, binary: bytes) -> HandlerResult:
         schema = self.entrypoints["render-image"].params
         send = _get(params, "send", schema)
         force = _get(params, "force", schema)
         if not send and force:
             raise JsonRpcError(INVALID_PARAMS, "Cannot force sending if send is disabled")
-        new_frame = bool(_get(params, "render", schema)) and self._rendered_version != self.version
+        image_format = _get(params, "format", schema)
+        if image_format.lower() not in IMAGE_FORMATS:
+            raise JsonRpcError(INTERNAL_ERROR, f"Format not supported: '{image_format}'")
+        new_frame = self.render_image_renders(params)
         if new_frame:
-            self._rendered_version = self.version
-        result = {"accumulation": 1, "max_accumulation": 1}
+            self.check_frame_size(self.viewport)
+            if self._accumulated_version != self.version:
+                self._accumulated_version = self.version
+                self.accumulation = 0
+            frames = self.max_accumulation if _get(params, "accumulate", schema) else 1
+            self.accumulation = min(self.accumulation + frames, self.max_accumulation)
+        result = {
+            "accumulation": max(self.accumulation, 1),
+            "max_accumulation": self.max_accumulation,
+        }
         if send and (new_frame or force):
             width, height = self.viewport
+            if self.framebuffer["type"] == "progressive" and self.accumulation <= 1:
+                scale = self.framebuffer["scale"]
+                width, height = max(width // scale, 1), max(height // scale, 1)
             data = self.encode_image(
-                width, height, _get(params, "format", schema), _get(params, "jpeg_quality", schema)
+                width, height, image_format, _get(params, "jpeg_quality", schema)
             )
             return result, data
         return result, None
 
+    @property
+    def max_accumulation(self) -> int:
+        """Frames render-image accumulates: the current renderer's samples per pixel."""
+        return int(self.renderers[self.renderer_type].get("samples_per_pixel", 1))
+
     def render_image_renders(self, params: Any) -> bool:
         """Whether a render-image with these params renders a new frame (and so takes time)."""
         schema = self.entrypoints["render-image"].params
-        return bool(_get(params, "render", schema)) and self._rendered_version != self.version
+        if not _get(params, "render", schema):
+            return False
+        return (
+            self._accumulated_version != self.version or self.accumulation < self.max_accumulation
+        )
+
+    @staticmethod
+    def check_frame_size(size: Sequence[int]) -> None:
+        """Refuse a frame under 64x64 (the real server aborts on it)."""
+        if size[0] < 64 or size[1] < 64:
+            raise JsonRpcError(
+                INVALID_PARAMS,
+                f"Frame size {size[0]}x{size[1]} is below the minimum 64x64 (a real "
+                "braynsService 3.10.1 aborts on it; the fake server refuses it)",
+            )
+
+
+def _has_id(model_id: int, model: Model) -> bool:
+    return model.model_id == model_id
+
+
+def _index_range(key: str) -> range:
+    """A color-model key: an index "3" or a range "0-5"."""
+    first, _, last = key.partition("-")
+    try:
+        low = int(first)
+        high = int(last) if last else low
+    except ValueError:
+        return range(0)
+    return range(low, high + 1)
+
+
+def _hit_model(model: Model, origin: Vec3, direction: Vec3) -> float | None:
+    """Distance along the ray to the nearest primitive of a model, None on a miss."""
+    transform = model.transform
+    if transform["rotation"] != [0, 0, 0, 1] or transform["scale"] != [1, 1, 1]:
+        # Exact enough for the fake: test the transformed bounding box only.
+        low, high = model.bounds()
+        return None if _is_empty((low, high)) else _ray_box(origin, direction, low, high)
+    local = _sub(origin, transform["translation"])
+    best: float | None = None
+    for primitive in model.primitives:
+        t: float | None = None
+        if model.kind == "spheres":
+            t = _ray_sphere(local, direction, primitive["center"], abs(primitive["radius"]))
+        elif model.kind == "boxes":
+            t = _ray_box(local, direction, primitive["min"], primitive["max"])
+        elif model.kind == "capsules":
+            r = max(abs(primitive["r0"]), abs(primitive["r1"]))
+            t0 = _ray_sphere(local, direction, primitive["p0"], abs(primitive["r0"]))
+            t1 = _ray_sphere(local, direction, primitive["p1"], abs(primitive["r1"]))
+            hits = [v for v in (t0, t1) if v is not None]
+            low = [min(a, b) - r for a, b in zip(primitive["p0"], primitive["p1"], strict=True)]
+            high = [max(a, b) + r for a, b in zip(primitive["p0"], primitive["p1"], strict=True)]
+            box = _ray_box(local, direction, low, high)
+            t = min(hits) if hits else box
+        elif model.kind in ("planes", "bounded-planes"):
+            a, b, c, d = primitive["coefficients"]
+            denominator = _dot([a, b, c], direction)
+            if abs(denominator) > 1e-12:
+                t = -(_dot([a, b, c], local) + d) / denominator
+                t = t if t > 1e-9 else None
+            if t is not None and model.kind == "bounded-planes":
+                point = [o + t * v for o, v in zip(local, direction, strict=True)]
+                box = primitive["bounds"]
+                if any(
+                    not min(lo, hi) - 1e-6 <= p <= max(lo, hi) + 1e-6
+                    for p, lo, hi in zip(point, box["min"], box["max"], strict=True)
+                ):
+                    t = None
+        elif model.kind == "mesh":
+            vertices = primitive["vertices"]
+            for i, j, k in primitive["triangles"]:
+                hit = _ray_triangle(local, direction, vertices[i], vertices[j], vertices[k])
+                if hit is not None and (t is None or hit < t):
+                    t = hit
+        if t is not None and (best is None or t < best):
+            best = t
+    return best
