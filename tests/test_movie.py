@@ -93,7 +93,7 @@ async def test_render_frames_skips_frames_on_disk(
     fake: Fake, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     folder = tmp_path / "frames"
-    plan = FramePlan.build(folder, views=VIEWS, simulation_frames=[0, 1, 2])
+    plan = FramePlan.build(folder, views=VIEWS)
     written: list[int] = []
     start = trio.current_time()
     assert (
