@@ -489,7 +489,7 @@ def test_wss_to_a_plain_server_says_what_was_seen(server_uri: str) -> None:
     assert "--max-clients" not in line
 
 
-def test_unexpected_errors_are_one_line_and_verbose_shows_the_log(server_uri: str) -> None:
+def test_verbose_shows_the_library_log(server_uri: str) -> None:
     result = run("-v", "--uri", server_uri, "version")
     assert result.returncode == 0
     assert f"INFO brayns_trio: connected to ws://{server_uri}/" in result.stderr
@@ -676,3 +676,63 @@ def test_snapshot_retry_waits_for_the_server_and_through_a_lost_link(
     serve("0.5")
     assert snapshot.wait(timeout=60) == 0
     assert output.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+def test_ctrl_c_exits_130_in_one_line(processes: list[subprocess.Popen[str]]) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "brayns_trio",
+            "--uri",
+            f"127.0.0.1:{closed_port()}",
+            "snapshot",
+            "--retry",  # waits for a server that never comes
+            "-o",
+            "a.png",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    processes.append(process)
+    time.sleep(1.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert stderr == "brayns-trio: error: interrupted\n"
+
+
+# -- In process: the pieces the subprocess tests cannot see ---------------------------------------
+
+
+def test_image_info_reads_png_and_jpeg_headers() -> None:
+    from brayns_trio.cli import _image_info
+    from brayns_trio.testing._images import encode_jpeg, encode_png
+
+    assert _image_info(encode_png(320, 200, (0, 0, 0, 255), 6)) == ("png", 320, 200)
+    assert _image_info(encode_jpeg(96, 64, (10, 20, 30), 90)) == ("jpg", 96, 64)
+    assert _image_info(b"GIF89a") is None
+    assert _image_info(b"\xff\xd8\xff") is None  # a truncated JPEG
+
+
+def test_unexpected_errors_are_one_line_and_verbose_adds_the_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from brayns_trio.cli import _exit_code
+
+    try:
+        raise ExceptionGroup("tasks", [LookupError("boom")])
+    except ExceptionGroup as raised:
+        error = raised
+    assert _exit_code(error) == 1
+    assert capsys.readouterr().err == (
+        "brayns-trio: error: unexpected LookupError: boom (-v shows the traceback)\n"
+    )
+    assert _exit_code(error, verbose=1) == 1
+    stderr = capsys.readouterr().err
+    assert "Traceback" in stderr
+    assert stderr.endswith(
+        "brayns-trio: error: unexpected LookupError: boom (-v shows the traceback)\n"
+    )
