@@ -6,7 +6,8 @@ in a fresh directory, in its own process, against a fresh fake server over TCP w
 that they also run as written against a server on localhost:5000.
 
 A block that cannot run here (it needs the official client, or a real braynsService) opts out with
-a first line ``# doc-test: skip (the reason)``.
+a first line ``# doc-test: skip (the reason)``. A block that needs the server started with options
+(plugins, say) names them in a first line ``# doc-test: fake-server --plugin NAME ...``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 FENCE = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 SKIP = re.compile(r"# doc-test: skip \((.+)\)")
+SERVER_OPTIONS = re.compile(r"# doc-test: fake-server (.+)")
 
 
 def examples() -> Iterator[tuple[str, str]]:
@@ -47,8 +51,11 @@ def test_the_pages_have_examples_and_few_opt_outs() -> None:
     assert len(RUNNABLE) >= 15
     for where, code in EXAMPLES:
         if code.lstrip().startswith("# doc-test"):
-            assert SKIP.match(code), f"{where}: write '# doc-test: skip (the reason)'"
-    assert len(EXAMPLES) - len(RUNNABLE) <= 2
+            assert SKIP.match(code) or SERVER_OPTIONS.match(code), (
+                f"{where}: write '# doc-test: skip (the reason)' or '# doc-test: fake-server ...'"
+            )
+    # Opting out is for the few blocks that cannot run, not a way around this test.
+    assert len(EXAMPLES) - len(RUNNABLE) <= len(EXAMPLES) // 5
 
 
 @pytest.mark.parametrize(("where", "code"), RUNNABLE, ids=[where for where, _ in RUNNABLE])
@@ -64,11 +71,20 @@ def test_example_is_a_program_without_blocking_calls_in_async_code(where: str, c
         assert 'os.environ.get("BRAYNS_URI", "localhost:5000")' in code, where
 
 
-@pytest.fixture
-def server_uri() -> Iterator[str]:
-    """A fresh fake server over TCP: its host:port."""
+@contextmanager
+def fake_server(*options: str) -> Iterator[str]:
+    """A fresh fake server over TCP, started with ``options``: its host:port."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "brayns_trio.testing", "--uri", "127.0.0.1:0", "--log-level", "off"],
+        [
+            sys.executable,
+            "-m",
+            "brayns_trio.testing",
+            "--uri",
+            "127.0.0.1:0",
+            "--log-level",
+            "off",
+            *options,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -85,16 +101,18 @@ def server_uri() -> Iterator[str]:
 
 
 @pytest.mark.parametrize(("where", "code"), RUNNABLE, ids=[where for where, _ in RUNNABLE])
-def test_example_runs(where: str, code: str, server_uri: str, tmp_path: Path) -> None:
+def test_example_runs(where: str, code: str, tmp_path: Path) -> None:
     script = tmp_path / "example.py"
     script.write_text(code, "utf-8")
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        env={**os.environ, "BRAYNS_URI": server_uri},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    options = SERVER_OPTIONS.match(code)
+    with fake_server(*(shlex.split(options.group(1)) if options else [])) as uri:
+        result = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=tmp_path,
+            env={**os.environ, "BRAYNS_URI": uri},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert result.returncode == 0, f"{where} failed:\n{result.stderr}"
