@@ -142,8 +142,7 @@ async def _connect(
         async with open_instance(uri, ssl_context=context, settings=settings) as instance:
             yield instance
         return
-    from .testing import open_fake_server
-
+    open_fake_server = _import_testing().open_fake_server
     how = "--fake" if args.fake else f"no --uri and no ${ENVIRONMENT}"
     _notice(
         f"using the embedded fake Brayns server ({how}); for a real one, pass --uri HOST:PORT "
@@ -156,6 +155,18 @@ async def _connect(
         ) as instance,
     ):
         yield instance
+
+
+def _import_testing() -> Any:
+    """``brayns_trio.testing``, or a usage error saying how to install what it needs."""
+    try:
+        from . import testing
+    except ImportError as error:
+        raise UsageError(
+            f"the fake Brayns server needs the testing extra ({error}): pip install "
+            f"'brayns-trio[testing]', or name a real server with --uri or {ENVIRONMENT}"
+        ) from None
+    return testing
 
 
 def _print_json(value: Any, *, compact: bool = False) -> None:
@@ -1128,8 +1139,10 @@ def _configure_logging(verbose: int, embedded: bool) -> None:
 
 def _fake_server(args: argparse.Namespace) -> int:
     """``fake-server``: the fake server's own command line, listening where the user said."""
-    from .testing import main as fake_server_main
-
+    try:
+        fake_server_main: Callable[[list[str]], int] = _import_testing().main
+    except UsageError as error:
+        return _fail(str(error), EXIT_USAGE)
     arguments: list[str] = list(args.args)
     if not any(a == "--uri" or a.startswith("--uri=") for a in arguments):
         uri = args.uri or os.environ.get(ENVIRONMENT, "").strip() or "localhost:5000"

@@ -736,3 +736,23 @@ def test_unexpected_errors_are_one_line_and_verbose_adds_the_traceback(
     assert stderr.endswith(
         "brayns-trio: error: unexpected LookupError: boom (-v shows the traceback)\n"
     )
+
+
+def test_without_the_testing_extra_the_embedded_server_says_how_to_get_it() -> None:
+    # As if the fake server's dependencies were not installed.
+    script = (
+        "import sys; sys.modules['brayns_trio.testing'] = None; "
+        "from brayns_trio.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    for args in (["version"], ["fake-server"]):
+        result = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("brayns-trio: error: the fake Brayns server needs the testing extra")
+        assert "pip install 'brayns-trio[testing]'" in line
