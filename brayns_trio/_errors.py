@@ -163,3 +163,30 @@ class VersionError(BraynsError):
         super().__init__(f"server version {remote} is not the expected {local}")
         self.local = local
         self.remote = remote
+
+
+def os_error_text(error: OSError) -> str:
+    """What the operating system said, for an error message (``[Errno 111] Connection refused``).
+
+    Trio reports a failed TCP connection as one ``OSError`` ("all attempts to connect ... failed")
+    caused by a group of per-address errors: their distinct reasons are what a user needs.
+    """
+    cause = error.__cause__
+    if isinstance(cause, BaseExceptionGroup):
+        reasons: list[str] = []
+        for failure in cause.exceptions:
+            if isinstance(failure, OSError) and failure.strerror:
+                reason = failure.strerror.rpartition("): ")[2] or failure.strerror
+                text = f"[Errno {failure.errno}] {reason}" if failure.errno else reason
+            else:
+                text = str(failure) or type(failure).__name__
+            if text not in reasons:
+                reasons.append(text)
+        if reasons:
+            return "; ".join(reasons)
+    return str(error) or type(error).__name__
+
+
+# Tracebacks and reprs name the public classes (``brayns_trio.ConnectError``), not this module.
+for _name in __all__:
+    globals()[_name].__module__ = "brayns_trio"

@@ -611,12 +611,27 @@ class Instance:
                     ws_nursery, link.stream, self.endpoint, self.settings
                 )
         except trio.TooSlowError:
-            raise ConnectError(
-                f"connecting to {self.endpoint.url} timed out after {timeout} s (a server at "
-                "its --max-clients limit accepts TCP but never answers the handshake)"
-            ) from None
+            raise ConnectError(self._timeout_message(link, timeout)) from None
         except OSError as error:
             raise ConnectError(f"cannot connect to {self.endpoint.url}: {error}") from error
+
+    def _timeout_message(self, link: _Link, timeout: float) -> str:
+        """Why connecting timed out, from how far it got."""
+        url = self.endpoint.url
+        if link.stream is not None:
+            layers = "TCP and TLS" if self.endpoint.secure else "TCP"
+            return (
+                f"connecting to {url} timed out after {timeout} s: {layers} connected but the "
+                "WebSocket handshake got no answer (a server at its --max-clients limit does that)"
+            )
+        if self.endpoint.secure:
+            plain = url.replace("wss://", "ws://", 1)
+            return (
+                f"connecting to {url} timed out after {timeout} s: no TCP connection or no "
+                "answer to the TLS handshake (a plain WebSocket server never answers one: "
+                f"if the server is not TLS, use {plain})"
+            )
+        return f"connecting to {url} timed out after {timeout} s: no TCP connection"
 
     async def _start_link(self, link: _Link, ws: WebSocket) -> None:
         """Start the link's tasks, run the hooks, then release the queued requests."""

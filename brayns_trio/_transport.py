@@ -21,7 +21,7 @@ import trio
 import trio_websocket
 
 from ._codec import Encoded
-from ._errors import ConnectError
+from ._errors import ConnectError, os_error_text
 from ._framing import (
     BIG_FRAME,
     CHUNK,
@@ -164,7 +164,7 @@ async def open_tcp(
     try:
         tcp = await trio.open_tcp_stream(endpoint.host, endpoint.port)
     except OSError as error:
-        raise ConnectError(f"cannot connect to {endpoint.url}: {error}") from error
+        raise ConnectError(f"cannot connect to {endpoint.url}: {os_error_text(error)}") from error
     try:
         configure_socket(tcp.socket, settings)
         if not endpoint.secure:

@@ -45,8 +45,9 @@ class ResultError(ValueError):
     value has the wrong type).
 
     Attributes:
-        method: the entrypoint; result: the JSON result as received; errors: what is wrong, one
-        ``"message @ $.path"`` per problem.
+        method: the entrypoint.
+        result: the JSON result as received.
+        errors: what is wrong, one ``"message @ $.path"`` per problem.
     """
 
     def __init__(self, method: str, result: Any, errors: list[str]) -> None:

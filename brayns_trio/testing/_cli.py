@@ -63,20 +63,58 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m brayns_trio.testing",
         description="Fake braynsService 3.10.1 (JSON-RPC over WebSocket) for tests.",
     )
-    parser.add_argument("--uri", type=_uri, required=True, help="host:port to listen on")
-    parser.add_argument("--max-clients", type=int, default=2)
-    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
-    parser.add_argument("--plugin", action="append", default=[], metavar="NAME")
-    parser.add_argument("--secure", type=_boolean, default=False)
-    parser.add_argument("--certificate-file", default="")
-    parser.add_argument("--private-key-file", default="")
-    parser.add_argument("--private-key-passphrase", default="")
-    parser.add_argument("--ca-location", default="")
-    parser.add_argument("--window-size", type=_size, default=(800, 600))
-    parser.add_argument("--snapshot-duration", type=float, default=None)
-    parser.add_argument("--render-image-duration", type=float, default=None)
-    parser.add_argument("--progress-period", type=float, default=1.0)
-    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument(
+        "--uri", type=_uri, required=True, help="host:port to listen on (port 0: any free port)"
+    )
+    parser.add_argument(
+        "--max-clients",
+        type=int,
+        default=2,
+        help="connections served at once; more wait (default: 2)",
+    )
+    parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="info", help="log verbosity (default: info)"
+    )
+    parser.add_argument(
+        "--plugin", action="append", default=[], metavar="NAME", help="load a plugin (repeat)"
+    )
+    parser.add_argument(
+        "--secure", type=_boolean, default=False, help="serve wss:// (TLS) (default: false)"
+    )
+    parser.add_argument("--certificate-file", default="", help="TLS certificate (PEM)")
+    parser.add_argument("--private-key-file", default="", help="TLS private key (PEM)")
+    parser.add_argument("--private-key-passphrase", default="", help="the key's passphrase")
+    parser.add_argument("--ca-location", default="", help="CA certificates to load")
+    parser.add_argument(
+        "--window-size",
+        type=_size,
+        default=(800, 600),
+        help="viewport as WIDTHxHEIGHT (default: 800x600)",
+    )
+    parser.add_argument(
+        "--snapshot-duration",
+        type=float,
+        default=None,
+        help="seconds every snapshot takes (default: modelled from size, samples and renderer)",
+    )
+    parser.add_argument(
+        "--render-image-duration",
+        type=float,
+        default=None,
+        help="seconds every render-image takes (default: modelled from the frame)",
+    )
+    parser.add_argument(
+        "--progress-period",
+        type=float,
+        default=1.0,
+        help="seconds between progress messages (default: 1)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiply every modelled delay (0.1: ten times faster) (default: 1)",
+    )
     return parser
 
 
@@ -136,10 +174,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     host, port = options.uri
     try:
         trio.run(_serve, server, host, port, ssl_context)
-    except OSError as error:
-        print(f"error: cannot listen on {host}:{port}: {error}", file=sys.stderr)
+    except (OSError, BaseExceptionGroup) as raised:
+        os_error = _os_error(raised)
+        if os_error is None:
+            raise
+        print(f"error: cannot listen on {host}:{port}: {os_error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _os_error(raised: BaseException) -> OSError | None:
+    """The OSError that ended the server (a busy port), out of the nurseries' groups."""
+    while isinstance(raised, BaseExceptionGroup) and len(raised.exceptions) == 1:
+        raised = raised.exceptions[0]
+    return raised if isinstance(raised, OSError) else None
 
 
 async def _serve(
