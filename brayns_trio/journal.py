@@ -625,11 +625,19 @@ class _Binding:
         for client_id in [c for c in self.to_server if c not in live]:
             self.to_client.pop(self.to_server.pop(client_id), None)
 
+    def reset(self) -> None:
+        """Forget the id mapping (the journal was cleared)."""
+        self.to_server.clear()
+        self.to_client.clear()
+        self.failed.clear()
+        self.generation = self.journal._generation
+
     # -- on connect -----------------------------------------------------------------------------
 
     async def on_connect(self, instance: Instance) -> ReplayReport | None:
         """Check the server's scene; replay the journal if it is not there."""
         journal = self.journal
+        self.last_report = None
         if not journal._entries:
             self.generation = journal._generation
             return None
