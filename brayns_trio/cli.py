@@ -593,6 +593,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--json", action="store_true", help="print the report as one JSON object")
     bench.set_defaults(run=_bench)
+    from ._cli_render_frames import add_parser as add_render_frames
+
+    add_render_frames(commands)
     fake = commands.add_parser(
         "fake-server",
         help="run the fake Brayns server (same options as python -m brayns_trio.testing)",
