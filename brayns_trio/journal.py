@@ -582,6 +582,8 @@ class _Binding:
             if method == "upload-model" and upload_path is None and journal.keep_upload_bytes:
                 kept = binary
             journal._check_room(_size_of(params) + (len(kept) if kept is not None else 0))
+        if _model_ids_in_params(method, params):
+            await self._wait_for_link(instance)
         sent = _map_params(method, params, self._server_id)
         epoch = self.epoch
         await trio.lowlevel.checkpoint()
@@ -620,6 +622,21 @@ class _Binding:
             return Reply(reply.id, result, reply.binary)
 
         return sent, finish
+
+    @staticmethod
+    async def _wait_for_link(instance: Instance) -> None:
+        """While the link is down, wait for it (and for the replay that may change the ids)
+        before translating, as the request would wait anyway."""
+        from ._instance import State
+
+        def waiting() -> bool:
+            return instance.state not in (State.CONNECTED, State.CLOSED)
+
+        if not waiting() or not instance.settings.wait_for_connection:
+            return
+        async with instance.state_changes() as changes:
+            while waiting():
+                await changes.receive()
 
     def _bind(self, client_id: int, server_id: int) -> None:
         old = self.to_client.pop(server_id, None)

@@ -254,3 +254,32 @@ async def test_setters_only_journal_is_applied_again_on_reconnect(
         assert isinstance(change.replay, ReplayReport)
         assert change.replay.replayed == 1
         assert await helpers.get_view(instance) == VIEW
+
+
+async def test_request_made_while_down_is_translated_after_the_replay(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    journal = Journal()
+    async with journaled(journal) as (fake, instance):
+        first = await helpers.add_spheres(instance, [sphere(0)], RED)
+        second = await helpers.add_spheres(instance, [sphere(5)], RED)
+        await helpers.remove_models(instance, [first.model_id])
+        async with instance.state_changes() as changes:
+            fake.kill()
+            async for change in changes:
+                if change.state is State.RECONNECTING:
+                    break
+        down_at = trio.current_time()
+
+        async def restart() -> None:
+            await trio.sleep(0.5)
+            await fake.start()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(restart)
+            # Made while down: it waits, then names the model by its new server id (0).
+            model = await api.get_model(instance, api.GetModelMessage(id=second.model_id))
+        assert trio.current_time() - down_at == 1.0
+        assert model.model_id == second.model_id
+        assert fake.server is not None
+        assert list(fake.server.state.models) == [0]
