@@ -78,6 +78,13 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="a frame running this long is run elsewhere (default: no limit)",
     )
     parser.add_argument(
+        "--stall-timeout",
+        type=_positive,
+        default=600.0,
+        metavar="SECONDS",
+        help="give up when no server could take work for this long (600)",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print one JSON object per line instead of a bar"
     )
     parser.set_defaults(run=render_frames_command)
@@ -237,6 +244,7 @@ async def render_frames_command(args: argparse.Namespace) -> None:
             set_aside_after=args.set_aside_after,
             retry_after=args.retry_after,
             item_timeout=args.frame_timeout,
+            stall_timeout=args.stall_timeout,
         ) as pool:
             view = spec.camera if spec.camera is not None else await current_view(pool)
             plan = spec.plan(args.frames, view)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
+import math
 import random
 import ssl
 from collections import deque
@@ -54,6 +55,7 @@ __all__ = [
     "MemberState",
     "Pool",
     "PoolProgress",
+    "PoolStalled",
     "open_pool",
 ]
 
@@ -66,6 +68,11 @@ Job = Callable[[Instance, T], Awaitable[R]]
 """A job: an async function of a member's instance and an item."""
 
 _MEMBER_FAILURES = (ConnectionLost, InstanceClosed, JournalError, trio.TooSlowError)
+
+
+class PoolStalled(BraynsConnectionError):
+    """No member could take work for ``stall_timeout`` seconds: every server is down or set
+    aside. The items still waiting get it as their result."""
 
 
 class MemberState(enum.Enum):
@@ -255,6 +262,7 @@ class Pool:
         retry_after: float,
         item_timeout: float | None,
         max_attempts: int,
+        stall_timeout: float | None,
         ssl_context: ssl.SSLContext | None,
         connector_for: Callable[[str], Connector] | None,
         rng: random.Random | None,
@@ -273,6 +281,7 @@ class Pool:
         self.retry_after = retry_after
         self.item_timeout = item_timeout
         self.max_attempts = max_attempts
+        self.stall_timeout = stall_timeout
         self._ssl_context = ssl_context
         self._connector_for = connector_for
         self._rng = rng
@@ -322,9 +331,22 @@ class Pool:
         self._set_state(member, MemberState.REMOVED)
 
     async def wait_ready(self, count: int = 1) -> None:
-        """Wait until at least ``count`` members take work."""
-        while self._ready_count() < count:
-            await self._changed.wait()
+        """Wait until at least ``count`` members take work.
+
+        Error handling: :class:`PoolStalled` if the pool has a ``stall_timeout`` and fewer
+        than ``count`` members were ready for that long.
+        """
+        deadline = (
+            math.inf if self.stall_timeout is None else trio.current_time() + self.stall_timeout
+        )
+        with trio.move_on_at(deadline):
+            while self._ready_count() < count:
+                await self._changed.wait()
+            return
+        raise PoolStalled(
+            f"fewer than {count} of {len(self._members)} servers were ready for "
+            f"{self.stall_timeout} s"
+        )
 
     @asynccontextmanager
     async def map(
@@ -570,6 +592,38 @@ class Pool:
             self.journal.clear()
             self._changed.fire()
 
+    async def _watch_stalls(self) -> None:
+        """Fail the waiting items when no member has been ready for ``stall_timeout``."""
+        assert self.stall_timeout is not None
+        while True:
+            while self._ready_count() or not any(run.pending for run in self._runs):
+                await self._changed.wait()
+            with trio.move_on_after(self.stall_timeout):
+                while not self._ready_count():
+                    await self._changed.wait()
+                continue
+            error = PoolStalled(
+                f"no server could take work for {self.stall_timeout} s: "
+                + "; ".join(f"{m.uri} {m.state.value}" for m in self._members.values())
+            )
+            logger.error("%s", error)
+            for run in list(self._runs):
+                while run.pending:
+                    index = run.pending.popleft()
+                    item = run.items[index]
+                    self._finish(run, ItemResult(index, item, None, error, "", run.attempts[index]))
+
+    def _finish(self, run: _Run[Any, Any], result: ItemResult[Any, Any]) -> None:
+        run.done += 1
+        if result.error is not None:
+            run.failed += 1
+        # The map's block may have been left: nobody waits for the result then.
+        with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
+            run.send.send_nowait(result)
+        if run.finished:
+            run.send.close()
+        self._publish()
+
     def _take(self, member: _Member) -> tuple[_Run[Any, Any], int] | None:
         for run in self._runs:
             if run.pending:
@@ -633,15 +687,7 @@ class Pool:
             await trio.lowlevel.checkpoint()
             return
         member.done += 1
-        run.done += 1
-        if result.error is not None:
-            run.failed += 1
-        # The map's block may have been left: nobody waits for the result then.
-        with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
-            run.send.send_nowait(result)
-        if run.finished:
-            run.send.close()
-        self._publish()
+        self._finish(run, result)
 
 
 @asynccontextmanager
@@ -656,6 +702,7 @@ async def open_pool(
     retry_after: float = 30.0,
     item_timeout: float | None = None,
     max_attempts: int = 10,
+    stall_timeout: float | None = None,
     ssl_context: ssl.SSLContext | None = None,
     connector_for: Callable[[str], Connector] | None = None,
     rng: random.Random | None = None,
@@ -679,6 +726,10 @@ async def open_pool(
         item_timeout: seconds an item may run before its member is deemed failed (the item
             then runs elsewhere); ``None``: the links' own liveness checks decide.
         max_attempts: how many members an item is tried on before its result is the failure.
+        stall_timeout: when no member has taken work for this many seconds (every server down
+            or set aside), the waiting items fail with :class:`PoolStalled`, and so does
+            waiting for ``wait_for`` members. ``None`` (the default): wait for the servers
+            for ever (wrap the work in ``trio.fail_after`` to bound it).
         ssl_context, rng: as for :func:`open_instance`.
         connector_for: ``uri -> connector`` replacing TCP (tests, tunnels).
         wait_for: enter the block once this many members take work (``None``: at once).
@@ -693,7 +744,11 @@ async def open_pool(
         raise ValueError(f"per_member must be >= 1, got {per_member}")
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
-    for name, value in (("set_aside_after", set_aside_after), ("retry_after", retry_after)):
+    for name, value in (
+        ("set_aside_after", set_aside_after),
+        ("retry_after", retry_after),
+        ("stall_timeout", 1.0 if stall_timeout is None else stall_timeout),
+    ):
         if not value > 0:
             raise ValueError(f"{name} must be > 0, got {value!r}")
     pool = Pool(
@@ -705,6 +760,7 @@ async def open_pool(
         retry_after=retry_after,
         item_timeout=item_timeout,
         max_attempts=max_attempts,
+        stall_timeout=stall_timeout,
         ssl_context=ssl_context,
         connector_for=connector_for,
         rng=rng,
@@ -714,6 +770,8 @@ async def open_pool(
             pool._nursery = nursery
             for uri in dict.fromkeys(uris):
                 pool.add_member(uri)
+            if stall_timeout is not None:
+                nursery.start_soon(pool._watch_stalls)
             try:
                 if wait_for is not None:
                     await pool.wait_ready(min(wait_for, len(pool._members)))

@@ -17,7 +17,7 @@ import trio.testing
 
 import brayns_trio
 from brayns_trio import Backoff, Instance, JsonRpcError, Settings, api, helpers
-from brayns_trio.pool import ItemResult, MemberState, Pool, PoolProgress
+from brayns_trio.pool import ItemResult, MemberState, Pool, PoolProgress, PoolStalled
 from tests.pool_fakes import Restartable
 
 RENDER = 0.25
@@ -274,3 +274,47 @@ def test_bad_arguments() -> None:
                 pass
 
     trio.run(main)
+
+
+async def test_all_servers_gone_fails_the_waiting_items_after_the_stall_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with fake_pool(2, stall_timeout=5.0) as (fakes, pool):
+        start = trio.current_time()
+
+        async def stop_all() -> None:
+            await trio.sleep_until(start + 2.5 * RENDER)
+            for fake in fakes.values():
+                fake.kill()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(stop_all)
+            results = await pool.run(render, range(10))
+        # 4 frames done before the servers went; the 2 in flight and the 4 never started fail
+        # 5 s after the last member went down.
+        assert trio.current_time() - start == 2.5 * RENDER + 5.0
+        assert [r.ok for r in results] == [True] * 4 + [False] * 6
+        assert all(isinstance(r.error, PoolStalled) for r in results[4:])
+        assert [r.attempts for r in results[4:]] == [1, 1, 0, 0, 0, 0]
+
+
+async def test_waiting_for_members_is_bounded_by_the_stall_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        up = Restartable(nursery)
+        await up.start()
+        down = Restartable(nursery)  # never started
+        fakes = {"up:5000": up, "down:5000": down}
+        started = trio.current_time()
+        with pytest.raises(PoolStalled):
+            async with brayns_trio.open_pool(
+                list(fakes),
+                connector_for=lambda uri: fakes[uri].connect,
+                settings=SETTINGS,
+                stall_timeout=7.0,
+                wait_for=2,
+            ):
+                raise AssertionError("the block must not run")
+        assert trio.current_time() - started == 7.0
+        nursery.cancel_scope.cancel()
