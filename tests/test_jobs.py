@@ -246,3 +246,38 @@ async def test_movie_from_frames(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError, match="ffmpeg failed"):
             await assemble_movie(tmp_path / "nothing", "x%05d.png", tmp_path / "bad.mp4")
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+async def test_render_frames_command_plain_lines_and_movie(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with trio.open_nursery() as nursery:
+        server = TcpRestartable(nursery, 0, snapshot_duration=RENDER, progress_period=RENDER)
+        await server.start()
+        scene = tmp_path / "scene.json"
+        scene.write_text(json.dumps(SPEC))
+        out = tmp_path / "frames"
+        movie = tmp_path / "movie.mp4"
+        argv = ["render-frames", "--uri", server.uri, "--scene", str(scene), "--frames", "4"]
+        argv += ["-o", str(out), "--movie", str(movie), "--fps", "4"]
+        args = _parser().parse_args(argv)
+        await args.run(args)
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[-3].startswith("4/4 frames, 0 failed")
+        assert lines[-2].startswith("4 frames written, 0 already there, 0 failed")
+        assert lines[-1] == f"movie written to {movie}"
+        assert movie.stat().st_size > 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_render_frames_command_refuses_a_bad_spec(tmp_path: Path) -> None:
+    from brayns_trio.cli import UsageError
+
+    scene = tmp_path / "scene.json"
+    scene.write_text(json.dumps({"size": [1, 1]}))
+    args = _parser().parse_args(
+        ["render-frames", "--uri", "x:1", "--scene", str(scene), "--frames", "1", "-o", "o"]
+    )
+    with pytest.raises(UsageError, match="size"):
+        await args.run(args)

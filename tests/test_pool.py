@@ -318,3 +318,44 @@ async def test_waiting_for_members_is_bounded_by_the_stall_timeout(
                 raise AssertionError("the block must not run")
         assert trio.current_time() - started == 7.0
         nursery.cancel_scope.cancel()
+
+
+async def test_members_join_and_leave_during_a_run(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        fakes = {
+            f"node{i}:5000": Restartable(nursery, snapshot_duration=RENDER, progress_period=RENDER)
+            for i in range(2)
+        }
+        for fake in fakes.values():
+            await fake.start()
+        async with brayns_trio.open_pool(
+            ["node0:5000"],
+            setup=build_scene,
+            settings=SETTINGS,
+            connector_for=lambda uri: fakes[uri].connect,
+        ) as pool:
+            start = trio.current_time()
+
+            async def change() -> None:
+                await trio.sleep_until(start + 1.5 * RENDER)
+                pool.add_member("node1:5000")
+                await trio.sleep_until(start + 4.5 * RENDER)
+                pool.remove_member("node0:5000")
+
+            async with trio.open_nursery() as inner:
+                inner.start_soon(change)
+                results = await pool.run(render, range(10))
+            assert_once(results, 10)
+            # node0 finished frames at 0.25, 0.5, 0.75 and 1.0 s; node1, ready at 0.375 s, at
+            # 0.625, 0.875 and 1.125; node0's frame in flight when it left at 1.125 s was re-run
+            # by node1, which did the last three alone.
+            assert trio.current_time() - start == 7.5 * RENDER
+            assert [m.uri for m in pool.members] == ["node1:5000"]
+            assert pool.members[0].done == 6
+            assert pool.members[0].replays == 1
+            assert sum(r.attempts for r in results) == 11
+            with pytest.raises(ValueError, match="already"):
+                pool.add_member("node1:5000")
+        nursery.cancel_scope.cancel()
