@@ -563,10 +563,19 @@ class _Binding:
     # -- translation ----------------------------------------------------------------------------
 
     def _server_id(self, model_id: int) -> int:
+        server_id = self.to_server.get(model_id)
+        if server_id is not None:
+            return server_id
         failure = self.failed.get(model_id)
         if failure is not None:
             raise ReplayError(model_id, failure)
-        return self.to_server.get(model_id, model_id)
+        if self.to_client.get(model_id, model_id) != model_id:
+            # Sent as it is, it would name another model: one the callers know by another id.
+            raise JournalError(
+                f"model {model_id} is not in the scene (removed, or never created through "
+                "this journal)"
+            )
+        return model_id
 
     def _client_id(self, model_id: int) -> int:
         return self.to_client.get(model_id, model_id)
@@ -584,12 +593,18 @@ class _Binding:
             journal._check_room(_size_of(params) + (len(kept) if kept is not None else 0))
         if _model_ids_in_params(method, params):
             await self._wait_for_link(instance)
-        sent = _map_params(method, params, self._server_id)
+        to_send = params
+        if method == "remove-model" and self.failed and isinstance(params, dict):
+            # A model whose replay failed is not on this server: removing it only forgets it.
+            ids = params.get("ids")
+            if isinstance(ids, list):
+                to_send = {**params, "ids": [i for i in ids if i not in self.failed]}
+        sent = _map_params(method, to_send, self._server_id)
         epoch = self.epoch
         await trio.lowlevel.checkpoint()
 
         def finish(reply: Reply) -> Reply:
-            if self.epoch != epoch and _map_params(method, params, self._server_id) != sent:
+            if self.epoch != epoch and _map_params(method, to_send, self._server_id) != sent:
                 # The link was lost after this call was translated and the scene rebuilt with
                 # other ids: it ran with the ids of the lost scene.
                 raise ReplayError(
@@ -650,6 +665,8 @@ class _Binding:
         live = self.journal._live
         for client_id in [c for c in self.to_server if c not in live]:
             self.to_client.pop(self.to_server.pop(client_id), None)
+        for client_id in [c for c in self.failed if c not in live]:
+            del self.failed[client_id]
 
     def reset(self) -> None:
         """Forget the id mapping (the journal was cleared)."""

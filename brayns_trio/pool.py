@@ -47,7 +47,7 @@ from ._errors import BraynsConnectionError, BraynsError, ConnectionLost, Instanc
 from ._instance import Instance, State, open_instance
 from ._settings import FirstConnect, Settings
 from ._transport import Connector
-from .journal import Journal, JournalError, ReplayReport
+from .journal import Journal, JournalError, ReplayError, ReplayReport
 
 __all__ = [
     "ItemResult",
@@ -67,7 +67,8 @@ R = TypeVar("R")
 Job = Callable[[Instance, T], Awaitable[R]]
 """A job: an async function of a member's instance and an item."""
 
-_MEMBER_FAILURES = (ConnectionLost, InstanceClosed, JournalError, trio.TooSlowError)
+# What makes an item fail on one member and not on another.
+_MEMBER_FAILURES = (ConnectionLost, InstanceClosed, ReplayError, trio.TooSlowError)
 
 
 class PoolStalled(BraynsConnectionError):
@@ -328,6 +329,7 @@ class Pool:
         """
         member = self._members.pop(uri)
         member.scope.cancel()
+        self._vacate(member)
         self._set_state(member, MemberState.REMOVED)
 
     async def wait_ready(self, count: int = 1) -> None:

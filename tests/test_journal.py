@@ -15,7 +15,14 @@ import trio.testing
 
 import brayns_trio
 from brayns_trio import Backoff, Instance, Settings, State, StateChange, api, helpers
-from brayns_trio.journal import Journal, JournalFull, ReplayError, ReplayReport, upload_model
+from brayns_trio.journal import (
+    Journal,
+    JournalError,
+    JournalFull,
+    ReplayError,
+    ReplayReport,
+    upload_model,
+)
 from tests.pool_fakes import Restartable
 
 SETTINGS = Settings(probe_timeout=None, backoff=Backoff(initial=1.0, jitter=0.0))
@@ -199,6 +206,14 @@ async def test_replay_failure_is_reported_and_fails_the_affected_calls(
         # The models that did replay answer as before.
         model = await api.get_model(instance, api.GetModelMessage(id=spheres.model_id))
         assert model.model_id == spheres.model_id
+        # The lost model can be removed: it is forgotten, nothing else is.
+        await helpers.remove_models(instance, [loaded[0].model_id])
+        assert journal.model_ids == {spheres.model_id}
+        assert fake.server is not None
+        assert len(fake.server.state.models) == 1
+        # Its id is now the server's id of another model: it is refused, not sent.
+        with pytest.raises(JournalError, match="not in the scene"):
+            await api.get_model(instance, api.GetModelMessage(id=loaded[0].model_id))
 
 
 async def test_uploads_replay_from_their_path_or_kept_bytes(
