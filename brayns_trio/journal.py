@@ -47,7 +47,7 @@ import attrs
 import orjson
 import trio
 
-from ._errors import BraynsError, JsonRpcError
+from ._errors import BraynsError, JsonRpcError, RemoteProtocolError
 from ._messages import Reply
 
 if TYPE_CHECKING:
@@ -686,7 +686,12 @@ class _Binding:
             return None
         started = trio.current_time()
         scene = await instance.request("get-scene")
-        present = {model["model_id"] for model in scene.get("models", [])}
+        try:
+            present = {model["model_id"] for model in scene["models"]}
+        except (KeyError, TypeError):
+            raise RemoteProtocolError(
+                f"get-scene answered a result without its models: {str(scene)[:200]}"
+            ) from None
         live = journal._live
         intact = (
             self.generation == journal._generation
