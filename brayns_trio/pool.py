@@ -159,7 +159,7 @@ class ItemResult(Generic[T, R]):
         value: what the job returned (``None`` when it raised).
         error: what the job raised (``None`` on success), or the last member failure when the
             item failed on ``max_attempts`` members.
-        member: the uri of the member that ran it last.
+        member: the uri of the member that ran it last (empty if it never ran).
         attempts: how many times it was started (1 unless a member failed under it).
     """
 
@@ -481,6 +481,10 @@ class Pool:
                 except BraynsError as error:
                     member.last_error = error
                     logger.warning("pool member %s failed: %s", member.uri, error)
+                except Exception as error:
+                    # A bug: the member is set aside, the pool and its other members go on.
+                    member.last_error = error
+                    logger.exception("pool member %s failed", member.uri)
                 if self._builder is member:
                     self._vacate(member)
                 member.instance = None
