@@ -46,7 +46,7 @@ import trio
 from ._errors import BraynsConnectionError, BraynsError, ConnectionLost, InstanceClosed
 from ._instance import Instance, State, open_instance
 from ._settings import FirstConnect, Settings
-from ._transport import Connector
+from ._transport import Connector, parse_uri
 from .journal import Journal, JournalError, ReplayError, ReplayReport
 
 __all__ = [
@@ -312,10 +312,11 @@ class Pool:
     def add_member(self, uri: str) -> None:
         """Add a server to the pool; it takes work once connected and its scene replayed.
 
-        Error handling: ``ValueError`` if it is already a member.
+        Error handling: ``ValueError`` if it is already a member, or not a valid URI.
         """
         if uri in self._members:
             raise ValueError(f"{uri} is already a member of the pool")
+        parse_uri(uri, secure=self._ssl_context is not None)
         assert self._nursery is not None
         member = _Member(uri)
         self._members[uri] = member
@@ -742,10 +743,14 @@ async def open_pool(
 
     Error handling: an exception of ``setup`` that is not a lost link is raised from the
     block (a lost link makes another member build the scene); ``ValueError`` for bad
-    arguments.
+    arguments (an invalid URI included), ``TypeError`` for one string instead of a list.
     """
+    if isinstance(uris, str):
+        raise TypeError("uris must be a sequence of URIs, not one string")
     if not uris:
         raise ValueError("a pool needs at least one server")
+    for uri in uris:
+        parse_uri(uri, secure=ssl_context is not None)
     if per_member < 1:
         raise ValueError(f"per_member must be >= 1, got {per_member}")
     if max_attempts < 1:

@@ -272,6 +272,12 @@ def test_bad_arguments() -> None:
         with pytest.raises(ValueError):
             async with brayns_trio.open_pool([]):
                 pass
+        with pytest.raises(ValueError, match="invalid URI"):
+            async with brayns_trio.open_pool(["ftp://x:1"]):
+                pass
+        with pytest.raises(TypeError):
+            async with brayns_trio.open_pool("a:1"):
+                pass
 
     trio.run(main)
 
