@@ -71,7 +71,13 @@ class FramePlan:
 
     @property
     def ffmpeg_pattern(self) -> str:
-        """The frames' file names as an ffmpeg input pattern (``frame%05d.png``)."""
+        """The frames' file names as an ffmpeg input pattern (``frame%05d.png``).
+
+        Error handling: ``ValueError`` if ``name`` numbers frames otherwise than with
+        ``{index:05d}``.
+        """
+        if "{index:05d}" not in self.name or "%" in self.name:
+            raise ValueError(f"cannot make an ffmpeg pattern of {self.name!r}: use {{index:05d}}")
         marker = "\x00"
         return (
             self.name.replace("{index:05d}", marker)
@@ -175,7 +181,8 @@ async def assemble_movie(
     Error handling: ``FileNotFoundError`` if ffmpeg is not installed; ``RuntimeError`` with
     the end of ffmpeg's output if it fails.
     """
-    # Shared with the movie helper's encoder: one place builds the ffmpeg command line.
+    # The one place that builds the ffmpeg command line for numbered frames: the movie
+    # helpers' assembly should call this function rather than build their own.
     command = [
         ffmpeg,
         "-y",

@@ -3,7 +3,7 @@
 ::
 
     async def build(instance):
-        await helpers.add_spheres(instance, [api.Sphere(center=[0, 0, 0], radius=1)], RED)
+        await helpers.add_spheres(instance, [api.Sphere(center=[0, 0, 0], radius=1)])
 
     async def render(instance, frame):
         return await helpers.snapshot(instance, size=(640, 480), simulation_frame=frame)

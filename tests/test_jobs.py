@@ -222,6 +222,8 @@ def test_plan_and_orbit() -> None:
     plan = SceneSpec.from_json(SPEC).plan(3, VIEW)
     assert plan.simulation_frames == [0, 0, 0]
     assert plan.ffmpeg_pattern == "frame%05d.png"
+    with pytest.raises(ValueError, match="ffmpeg pattern"):
+        _ = FramePlan(count=1, size=(64, 64), name="f{index}.{ext}").ffmpeg_pattern
     with pytest.raises(ValueError, match="views"):
         FramePlan(count=2, size=(64, 64), views=[VIEW])
     with pytest.raises(ValueError, match="axis"):
