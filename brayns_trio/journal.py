@@ -556,6 +556,9 @@ class _Binding:
         self.to_server: dict[int, int] = {}
         self.to_client: dict[int, int] = {}
         self.failed: dict[int, ReplayFailure] = {}
+        # Models created while recording was off: mapped, never replayed.
+        self.unrecorded: set[int] = set()
+        self.gone: set[int] = set()
         self.epoch = 0
         self.generation = journal._generation
         self.last_report: ReplayReport | None = None
@@ -569,6 +572,11 @@ class _Binding:
         failure = self.failed.get(model_id)
         if failure is not None:
             raise ReplayError(model_id, failure)
+        if model_id in self.gone:
+            raise JournalError(
+                f"model {model_id} was created while recording was off: the server lost it, "
+                "and it was not rebuilt"
+            )
         if self.to_client.get(model_id, model_id) != model_id:
             # Sent as it is, it would name another model: one the callers know by another id.
             raise JournalError(
@@ -620,18 +628,25 @@ class _Binding:
                 )
             result = reply.result
             created: list[int] = []
-            if method in _CREATORS and records:
+            if method in _CREATORS:
+                # Unrecorded models get ids too: the server's own could name a journal model.
                 for server_id in _created_ids(result):
-                    client_id = journal._allocate(server_id, created)
+                    client_id = journal._allocate(server_id, created + list(self.unrecorded))
                     self._bind(client_id, server_id)
                     created.append(client_id)
+                if not records:
+                    self.unrecorded.update(created)
             if method in _ID_RESULTS:
                 result = _map_model_ids(result, self._client_id)
             if records:
                 journal._record(method, params, created, kept, upload_path)
                 self.generation = journal._generation
-                if method == "remove-model" or method in _CLEARS:
-                    self._forget_missing()
+            if method == "remove-model":
+                self._forget(set(_model_ids_in_params(method, params)))
+            elif method == "clear-models":
+                self._forget(set(self.unrecorded))
+            if records and (method == "remove-model" or method in _CLEARS):
+                self._forget_missing()
             if result is reply.result:
                 return reply
             return Reply(reply.id, result, reply.binary)
@@ -661,9 +676,18 @@ class _Binding:
         self.to_client[server_id] = client_id
         self.failed.pop(client_id, None)
 
+    def _forget(self, removed: set[int]) -> None:
+        """Models removed while recording was off."""
+        for client_id in removed & self.unrecorded:
+            self.unrecorded.discard(client_id)
+            server_id = self.to_server.pop(client_id, None)
+            if server_id is not None:
+                self.to_client.pop(server_id, None)
+        self.gone -= removed
+
     def _forget_missing(self) -> None:
         live = self.journal._live
-        for client_id in [c for c in self.to_server if c not in live]:
+        for client_id in [c for c in self.to_server if c not in live and c not in self.unrecorded]:
             self.to_client.pop(self.to_server.pop(client_id), None)
         for client_id in [c for c in self.failed if c not in live]:
             del self.failed[client_id]
@@ -673,6 +697,8 @@ class _Binding:
         self.to_server.clear()
         self.to_client.clear()
         self.failed.clear()
+        self.unrecorded.clear()
+        self.gone.clear()
         self.generation = self.journal._generation
 
     # -- on connect -----------------------------------------------------------------------------
@@ -775,6 +801,8 @@ class _Binding:
             self.to_server = to_server
             self.to_client = {server: client for client, server in to_server.items()}
             self.failed = failed
+            self.gone |= self.unrecorded
+            self.unrecorded.clear()
             self.epoch += 1
         self.generation = generation
         duration = trio.current_time() - started

@@ -390,3 +390,31 @@ def test_any_scene_comes_back_the_same_after_a_restart(
             assert len(fake.server.state.models) == len(before[0])
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+async def test_models_created_while_not_recording_never_alias_journal_models(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    journal = Journal()
+    async with journaled(journal) as (fake, instance):
+        gone = await helpers.add_spheres(instance, [sphere(0)], RED)
+        kept = await helpers.add_spheres(instance, [sphere(1)], RED)
+        await helpers.remove_models(instance, [gone.model_id])
+        async with instance.state_changes() as changes:
+            await restart_and_wait(fake, changes)
+        # kept (1) is server id 0 now; a model made with recording off gets server id 1,
+        # which the callers must not confuse with their model 1.
+        with Journal.recording(instance, False):
+            extra = await helpers.add_spheres(instance, [sphere(2)], RED)
+        assert extra.model_id not in (kept.model_id, gone.model_id)
+        assert journal.model_ids == {kept.model_id}
+        model = await api.get_model(instance, api.GetModelMessage(id=extra.model_id))
+        assert model.model_id == extra.model_id
+        assert model.bounds.min[0] == 1.0  # the sphere at x=2, radius 1
+        # A restart loses it for good, and says so.
+        async with instance.state_changes() as changes:
+            await restart_and_wait(fake, changes)
+        with pytest.raises(JournalError, match="recording was off"):
+            await api.get_model(instance, api.GetModelMessage(id=extra.model_id))
+        model = await api.get_model(instance, api.GetModelMessage(id=kept.model_id))
+        assert model.model_id == kept.model_id
