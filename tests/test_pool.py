@@ -365,3 +365,53 @@ async def test_members_join_and_leave_during_a_run(
             with pytest.raises(ValueError, match="already"):
                 pool.add_member("node1:5000")
         nursery.cancel_scope.cancel()
+
+
+async def test_set_aside_member_is_retried_and_rejoins(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    settings = Settings(
+        probe_timeout=None,
+        backoff=Backoff(initial=1.0, multiplier=1.5, jitter=0.0),
+        healthy_after=0.0,
+    )
+    async with fake_pool(2, settings=settings, set_aside_after=2.0, retry_after=5.0) as (
+        fakes,
+        pool,
+    ):
+        start = trio.current_time()
+        node1 = fakes["node1:5000"]
+        changes: list[tuple[MemberState, float]] = []
+
+        async def watch(updates: trio.MemoryReceiveChannel[PoolProgress]) -> None:
+            async for _ in updates:
+                state = pool.members[1].state
+                if not changes or changes[-1][0] is not state:
+                    changes.append((state, trio.current_time() - start))
+
+        async def crash() -> None:
+            await trio.sleep_until(start + 0.5 * RENDER)
+            node1.kill()
+            await trio.sleep_until(start + 3.0)
+            await node1.start()
+
+        async with trio.open_nursery() as nursery, pool.progress() as updates:
+            nursery.start_soon(watch, updates)
+            nursery.start_soon(crash)
+            results = await pool.run(render, range(48))
+            nursery.cancel_scope.cancel()
+        assert_once(results, 48)
+        # Down at 0.125 s; attempts fail at 1.125 and 2.625 s, when it has been down 2.5 s
+        # (over set_aside_after): set aside. Tried again 5 s later, it is back with its scene.
+        assert changes == [
+            (MemberState.READY, 0.0),
+            (MemberState.DOWN, 0.125),
+            (MemberState.SET_ASIDE, 2.625),
+            (MemberState.CONNECTING, 7.625),
+            (MemberState.READY, 7.625),
+        ]
+        member = pool.members[1]
+        assert (member.set_aside, member.replays, member.failures) == (1, 2, 1)
+        assert member.last_replay is not None
+        assert member.last_replay.scene_lost
+        assert member.done > 0
