@@ -73,3 +73,4 @@ def bench(session: nox.Session) -> None:
     """Benchmarks against baselines measured in the same run; writes a markdown table."""
     session.install(".", *nox.project.dependency_groups(PYPROJECT, "bench"))
     session.run("python", "benchmarks/run.py", *session.posargs)
+    session.run("python", "benchmarks/pool.py", "--output", "benchmarks/results/pool.md")

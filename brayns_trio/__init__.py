@@ -33,6 +33,9 @@ from ._version import SUPPORTED_VERSION as SUPPORTED_VERSION
 from ._version import Version as Version
 from ._version import check_version as check_version
 from ._version import get_version as get_version
+from .journal import Journal as Journal
+from .pool import Pool as Pool
+from .pool import open_pool as open_pool
 
 __version__ = "0.1.0"
 
@@ -46,8 +49,10 @@ __all__ = [
     "FirstConnect",
     "Instance",
     "InstanceClosed",
+    "Journal",
     "JsonRpcError",
     "OutcomeUnknown",
+    "Pool",
     "Progress",
     "ProtocolError",
     "RemoteProtocolError",
@@ -64,4 +69,5 @@ __all__ = [
     "check_version",
     "get_version",
     "open_instance",
+    "open_pool",
 ]

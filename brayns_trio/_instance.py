@@ -16,7 +16,7 @@ import random
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 import trio
@@ -50,12 +50,38 @@ from ._transport import (
 )
 from ._validation import check_params
 
+if TYPE_CHECKING:
+    from .journal import Journal
+
 __all__ = ["Instance", "State", "StateChange", "Stats", "Task", "open_instance"]
 
 logger = logging.getLogger("brayns_trio")
 
 OnConnect = Callable[["Instance"], Awaitable[None]]
 """An async callable run on every new connection before queued requests are released."""
+
+Finish = Callable[[Reply], Reply]
+"""Applied to a reply before its caller sees it (see :class:`CallHook`)."""
+
+
+class CallHook(Protocol):
+    """A translation point between callers and the wire, and a step of the on-connect phase.
+
+    The scene journal (:mod:`brayns_trio.journal`) is one: it records state-changing calls,
+    translates model ids, and rebuilds a lost scene on connect.
+    """
+
+    async def before(
+        self, instance: Instance, method: str, params: Any, binary: bytes
+    ) -> tuple[Any, Finish]:
+        """Called before a request or notification is registered: returns the params to send
+        and what to apply to its reply."""
+        ...
+
+    async def on_connect(self, instance: Instance) -> Any:
+        """Run on every new connection, before the ``on_connect`` hook; what it returns is
+        given as :attr:`StateChange.replay` of the change to ``CONNECTED``."""
+        ...
 
 
 class State(enum.Enum):
@@ -83,6 +109,8 @@ class StateChange:
             before any link); on a change to ``CONNECTED``, how long it was down (0 when a first
             connection succeeds at its first attempt).
         time: ``trio.current_time()`` of the change.
+        replay: on a change to ``CONNECTED`` of an instance opened with a ``journal``, what
+            the journal did on that connection (a :class:`brayns_trio.journal.ReplayReport`).
     """
 
     state: State
@@ -91,6 +119,7 @@ class StateChange:
     attempt: int
     downtime: float
     time: float
+    replay: Any = None
 
 
 @attrs.frozen
@@ -158,8 +187,11 @@ class Instance:
         on_connect: OnConnect | None,
         rng: random.Random,
         on_orphan_error: Callable[[JsonRpcError], None] | None,
+        hook: CallHook | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.hook = hook
+        self._replay: Any = None
         self.settings = settings
         self._connector = connector
         self._on_connect = on_connect
@@ -258,8 +290,13 @@ class Instance:
         infinity in the params or an empty method, ``RuntimeError`` when called from another
         ``trio.run`` than the instance's.
         """
+        finish = None
+        if self.hook is not None and not self._is_hook():
+            binary = as_payload(binary)
+            params, finish = await self.hook.before(self, method, params, binary)
         call = await self._new_call(method, params, binary, progress=False)
-        return await self._wait(call)
+        reply = await self._wait(call)
+        return reply if finish is None else finish(reply)
 
     async def notify(self, method: str, params: Any = None, binary: Buffer = b"") -> None:
         """Send a notification: the server runs it and answers nothing, not even an error.
@@ -271,6 +308,8 @@ class Instance:
         """
         self._admit()
         payload = as_payload(binary)
+        if self.hook is not None and not self._is_hook():
+            params, _ = await self.hook.before(self, method, params, payload)
         await self._wait_for_room(request=False)
         call = self._session.notification(method, params, payload, priority=self._is_hook())
         self._outbox_ready.set()
@@ -291,9 +330,13 @@ class Instance:
 
         Error handling: bad arguments raise before anything is sent, as for :meth:`execute`.
         """
+        finish = None
+        if self.hook is not None and not self._is_hook():
+            binary = as_payload(binary)
+            params, finish = await self.hook.before(self, method, params, binary)
         call = await self._new_call(method, params, binary, progress=True)
         try:
-            yield Task(self, call)
+            yield Task(self, call, finish)
         finally:
             if call.state is not CallState.DONE:
                 self._abandon(call)
@@ -468,7 +511,10 @@ class Instance:
         self._state = state
         now = trio.current_time()
         downtime = 0.0 if self._down_since is None else now - self._down_since
-        change = StateChange(state, previous, cause, self._attempt, downtime, now)
+        replay = None
+        if state is State.CONNECTED:
+            replay, self._replay = self._replay, None
+        change = StateChange(state, previous, cause, self._attempt, downtime, now, replay)
         for subscriber in self._subscribers:
             try:
                 subscriber.send_nowait(change)
@@ -657,6 +703,8 @@ class Instance:
                 from ._version import check_version
 
                 await check_version(self)
+            if self.hook is not None:
+                self._replay = await self.hook.on_connect(self)
             if self._on_connect is not None:
                 await self._on_connect(self)
         finally:
@@ -808,6 +856,7 @@ class Task:
 
     _instance: Instance
     _call: Call
+    _finish: Finish | None = None
 
     @property
     def id(self) -> int:
@@ -847,6 +896,10 @@ class Task:
             await trio.lowlevel.checkpoint()
         outcome = call.outcome
         if type(outcome) is Reply:
+            if self._finish is not None:
+                # Applied once: a second reply() gets the same translated reply.
+                call.outcome = outcome = self._finish(outcome)
+                self._finish = None
             return outcome
         assert isinstance(outcome, BaseException)
         raise outcome
@@ -929,6 +982,7 @@ async def open_instance(
     on_orphan_error: Callable[[JsonRpcError], None] | None = None,
     connector: Connector | None = None,
     rng: random.Random | None = None,
+    journal: Journal | None = None,
 ) -> AsyncIterator[Instance]:
     """Connect to a Brayns server and keep the link up while the block runs.
 
@@ -944,6 +998,8 @@ async def open_instance(
         connector: a replacement for the TCP connection (an async callable returning a byte
             stream), for tests and tunnels.
         rng: the random generator of the backoff jitter.
+        journal: record the calls that build the scene, rebuild it when a reconnect finds the
+            server lost it, and translate model ids (see :mod:`brayns_trio.journal`).
 
     The block is entered once connected (with ``FirstConnect.RETRY``, once a retry succeeds).
     Leaving it closes the link and fails whatever still waits with :class:`InstanceClosed`.
@@ -967,6 +1023,7 @@ async def open_instance(
         on_connect=on_connect,
         rng=rng if rng is not None else random.Random(),
         on_orphan_error=on_orphan_error,
+        hook=None if journal is None else journal.bind(),
     )
     raised: BaseException | None = None  # what the block (or the wait before it) raised
     error: BaseException | None = None

@@ -1120,6 +1120,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.set_defaults(run=_bench)
     _global_options(bench, after_command=True)
 
+    from ._cli_render_frames import add_parser as add_render_frames
+
+    add_render_frames(commands)
     fake = command(
         "fake-server",
         "run the fake Brayns server over TCP (fake-server --help: its options)",
