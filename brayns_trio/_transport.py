@@ -19,7 +19,7 @@ import trio
 import trio_websocket
 
 from ._codec import Encoded
-from ._errors import ConnectError
+from ._errors import ConnectError, RemoteProtocolError
 from ._framing import (
     BIG_FRAME,
     CHUNK,
@@ -29,15 +29,18 @@ from ._framing import (
     FrameDecoder,
     Message,
     PeerClosed,
+    SizeGuard,
     encode_frame,
     encode_frame_chunks,
 )
 from ._settings import Settings
 
 __all__ = [
+    "PROGRESS_STEP",
     "Connector",
     "Endpoint",
     "LinkClosed",
+    "MeteredStream",
     "WebSocket",
     "connect_native",
     "connect_trio_websocket",
@@ -155,6 +158,76 @@ async def open_tcp(
     return stream
 
 
+PROGRESS_STEP = 1024 * 1024
+"""Bytes a link must move, in either direction, to count as a sign of life without a whole
+message: a large upload or reply still moving keeps its link alive, a trickle does not."""
+
+
+class MeteredStream(trio.abc.Stream):
+    """A stream that reports every ``PROGRESS_STEP`` bytes written or read to ``on_progress``.
+
+    Writes larger than a step are passed on in steps, so the progress of one large
+    ``send_all`` is seen as it happens; a write that stalls reports nothing.
+
+    ``guard``, if given, is fed every byte read (see :class:`SizeGuard`). When it refuses a
+    frame, the stream reads as ended (the bytes are not passed on) and ``guard_error`` says why:
+    the transport reading it raises that instead of a plain end of stream.
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        on_progress: Callable[[], None],
+        guard: SizeGuard | None = None,
+    ) -> None:
+        self.stream = stream
+        self.on_progress = on_progress
+        self.guard = guard
+        self.guard_error: RemoteProtocolError | None = None
+        self._sent = 0
+        self._received = 0
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        size = len(data)
+        if size <= PROGRESS_STEP:
+            await self.stream.send_all(data)
+            self._count_sent(size)
+            return
+        view = memoryview(data)
+        for start in range(0, size, PROGRESS_STEP):
+            piece = view[start : start + PROGRESS_STEP]
+            await self.stream.send_all(piece)
+            self._count_sent(len(piece))
+
+    def _count_sent(self, size: int) -> None:
+        self._sent += size
+        if self._sent >= PROGRESS_STEP:
+            self._sent %= PROGRESS_STEP
+            self.on_progress()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.stream.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        if self.guard_error is not None:
+            return b""
+        data = await self.stream.receive_some(max_bytes)
+        if self.guard is not None and data:
+            try:
+                self.guard.feed(data)
+            except RemoteProtocolError as error:
+                self.guard_error = error
+                return b""
+        self._received += len(data)
+        if self._received >= PROGRESS_STEP:
+            self._received %= PROGRESS_STEP
+            self.on_progress()
+        return data
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
 class LinkClosed(Exception):
     """The connection ended: the peer closed it, or its stream broke."""
 
@@ -200,7 +273,9 @@ class NativeWebSocket:
 
     async def receive(self) -> list[Message]:
         data: bytes | bytearray
-        if self._first:
+        if self._decoder.failed:
+            data = b""  # the decoder raises the error it stopped at
+        elif self._first:
             data, self._first = self._first, b""
         else:
             size = max(self._receive_size, min(self._decoder.wanted(), MAX_READ))
@@ -274,13 +349,18 @@ class TrioWebSocket:
     """The same interface over a trio-websocket connection (one message per read and per
     ``send_message``, text sent as ``str``)."""
 
-    def __init__(self, connection: trio_websocket.WebSocketConnection) -> None:
+    def __init__(
+        self, connection: trio_websocket.WebSocketConnection, stream: trio.abc.Stream
+    ) -> None:
         self._connection = connection
+        self._stream = stream
 
     async def receive(self) -> list[Message]:
         try:
             message = await self._connection.get_message()
         except trio_websocket.ConnectionClosed as error:
+            if isinstance(self._stream, MeteredStream) and self._stream.guard_error is not None:
+                raise self._stream.guard_error from None
             raise LinkClosed(f"the connection closed ({error.reason})") from None
         if isinstance(message, str):
             return [(False, message.encode())]
@@ -326,4 +406,4 @@ async def connect_trio_websocket(
         raise ConnectError(f"{endpoint.url} rejected the WebSocket handshake: {error}") from error
     except (trio_websocket.HandshakeError, trio.BrokenResourceError, OSError) as error:
         raise ConnectError(f"WebSocket handshake with {endpoint.url} failed: {error}") from error
-    return TrioWebSocket(connection)
+    return TrioWebSocket(connection, stream)
