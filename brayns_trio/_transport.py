@@ -184,6 +184,8 @@ class MeteredStream(trio.abc.Stream):
         self.on_progress = on_progress
         self.guard = guard
         self.guard_error: RemoteProtocolError | None = None
+        self.on_end: Callable[[], None] | None = None
+        """Called once when a read finds the stream ended or broken (then cleared)."""
         self._sent = 0
         self._received = 0
 
@@ -211,8 +213,14 @@ class MeteredStream(trio.abc.Stream):
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         if self.guard_error is not None:
             return b""
-        data = await self.stream.receive_some(max_bytes)
-        if self.guard is not None and data:
+        try:
+            data = await self.stream.receive_some(max_bytes)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._ended()
+            raise
+        if not data:
+            self._ended()
+        elif self.guard is not None:
             try:
                 self.guard.feed(data)
             except RemoteProtocolError as error:
@@ -223,6 +231,11 @@ class MeteredStream(trio.abc.Stream):
             self._received %= PROGRESS_STEP
             self.on_progress()
         return data
+
+    def _ended(self) -> None:
+        on_end, self.on_end = self.on_end, None
+        if on_end is not None:
+            on_end()
 
     async def aclose(self) -> None:
         await self.stream.aclose()
@@ -394,14 +407,25 @@ async def connect_trio_websocket(
     Error handling: :class:`ConnectError` if the server rejects or breaks the handshake.
     """
     try:
-        connection = await trio_websocket.wrap_client_stream(
-            nursery,
-            stream,  # type: ignore[arg-type]  # any trio Stream works
-            _host_header(endpoint),
-            endpoint.resource,
-            max_message_size=settings.max_message_size,
-            receive_buffer_size=settings.receive_buffer_size,
-        )
+        # trio-websocket waits for the server's answer even once the stream ended: a server
+        # that closes or resets during the handshake would hold it until connect_timeout.
+        with trio.CancelScope() as handshake:
+            if isinstance(stream, MeteredStream):
+                stream.on_end = handshake.cancel
+            connection = await trio_websocket.wrap_client_stream(
+                nursery,
+                stream,  # type: ignore[arg-type]  # any trio Stream works
+                _host_header(endpoint),
+                endpoint.resource,
+                max_message_size=settings.max_message_size,
+                receive_buffer_size=settings.receive_buffer_size,
+            )
+        if isinstance(stream, MeteredStream):
+            stream.on_end = None
+        if handshake.cancelled_caught:
+            raise ConnectError(
+                f"WebSocket handshake with {endpoint.url} failed: the server closed the connection"
+            )
     except trio_websocket.ConnectionRejected as error:
         raise ConnectError(f"{endpoint.url} rejected the WebSocket handshake: {error}") from error
     except (trio_websocket.HandshakeError, trio.BrokenResourceError, OSError) as error:
