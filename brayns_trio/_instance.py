@@ -47,6 +47,8 @@ from ._transport import (
     connect_trio_websocket,
     open_tcp,
     parse_uri,
+    since_last_ack,
+    tcp_socket,
 )
 from ._validation import check_params
 
@@ -603,6 +605,15 @@ class Instance:
         link.nursery.start_soon(self._guarded, link.lost, self._reader, ws)
         link.nursery.start_soon(self._guarded, link.lost, self._writer, ws)
         link.nursery.start_soon(self._guarded, link.lost, self._liveness)
+        sock = tcp_socket(link.stream) if link.stream is not None else None
+        settings = self.settings
+        if (
+            sock is not None
+            and since_last_ack(sock) is not None
+            # A healthy idle link is ACKed at least every keepalive_idle (+ a round trip).
+            and settings.keepalive_idle + settings.keepalive_interval <= settings.user_timeout
+        ):
+            link.nursery.start_soon(self._guarded, link.lost, self._watch_acks, sock)
         await self._run_hooks()
         self._released = True
         self._outbox_ready.set()
@@ -744,6 +755,28 @@ class Instance:
             for call in batch:
                 if call.id is None:
                     self._wake(call)
+
+    async def _watch_acks(self, sock: trio.socket.SocketType) -> None:
+        """End the link once the server's host acknowledged nothing for ``user_timeout``.
+
+        The kernel's ``TCP_USER_TIMEOUT`` counts from the oldest unacknowledged send, and idle
+        keepalive stops while data is outstanding: a probe written into a link that went dark
+        seconds earlier would push its detection back by that much. Reading when the last ACK
+        came (every ``keepalive_interval``) keeps the bound at ``user_timeout`` whatever was
+        written since.
+        """
+        limit = self.settings.user_timeout
+        period = self.settings.keepalive_interval
+        while True:
+            await trio.sleep(period)
+            silent = since_last_ack(sock)
+            if silent is None:
+                return
+            if silent >= limit:
+                raise _LinkLost(
+                    f"the server's host acknowledged nothing for {silent:.1f} s "
+                    f"(user_timeout {limit} s)"
+                )
 
     async def _liveness(self) -> None:
         """Probe a quiet link; one that shows no life for ``probe_interval + probe_timeout``

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import struct
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -46,6 +47,8 @@ __all__ = [
     "connect_trio_websocket",
     "open_tcp",
     "parse_uri",
+    "since_last_ack",
+    "tcp_socket",
 ]
 
 logger = logging.getLogger("brayns_trio.transport")
@@ -127,6 +130,39 @@ def configure_socket(sock: trio.socket.SocketType, settings: Settings) -> None:
         option = getattr(socket, name, None)
         if option is not None:
             sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
+_TCPI_LAST_ACK_RECV = 56
+"""Offset of ``tcpi_last_ack_recv`` (u32, milliseconds) in Linux's ``struct tcp_info``."""
+
+
+def tcp_socket(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
+    """The TCP socket under ``stream`` (through TLS and metering), or None if there is none."""
+    while True:
+        if isinstance(stream, trio.SocketStream):
+            return stream.socket
+        if isinstance(stream, trio.SSLStream):
+            stream = stream.transport_stream
+        elif isinstance(stream, MeteredStream):
+            stream = stream.stream
+        else:
+            return None
+
+
+def since_last_ack(sock: trio.socket.SocketType) -> float | None:
+    """Seconds since the peer's host last acknowledged anything (data or a keepalive probe),
+    from the kernel's ``TCP_INFO``; None where that is not available."""
+    option = getattr(socket, "TCP_INFO", None)
+    if option is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, option, 104)
+    except OSError:
+        return None
+    if len(info) < _TCPI_LAST_ACK_RECV + 4:
+        return None
+    (milliseconds,) = struct.unpack_from("=I", info, _TCPI_LAST_ACK_RECV)
+    return float(milliseconds) / 1000
 
 
 async def open_tcp(

@@ -14,7 +14,9 @@ import trio.testing
 import trio_websocket
 
 import brayns_trio
+import brayns_trio._instance
 from brayns_trio import ConnectError, Instance, Settings
+from brayns_trio._transport import MeteredStream, since_last_ack, tcp_socket
 from brayns_trio.testing import FakeBrayns, open_fake_server
 
 from .peer import connected
@@ -322,3 +324,73 @@ async def test_a_slow_upload_over_loopback_with_a_quick_probe(transport: str) ->
         assert len(reads) == 1
         assert reads[0] > 5 * MiB
         nursery.cancel_scope.cancel()
+
+
+async def test_a_host_that_stops_acknowledging_is_dropped_after_user_timeout(
+    transport: str, autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The kernel's TCP_USER_TIMEOUT counts from the oldest unacknowledged send, so a probe
+    # written after the link went dark would push detection back; the client reads when the
+    # last ACK came instead. Here the "kernel" stops seeing ACKs 3 s after connecting, while
+    # the probe keeps being answered (it cannot be, on a dark link: this isolates the rule).
+    dark_from: list[float] = []
+    sock = object()
+
+    def since_last_ack(found: object) -> float:
+        assert found is sock
+        return max(0.0, trio.current_time() - dark_from[0]) if dark_from else 0.0
+
+    monkeypatch.setattr(brayns_trio._instance, "tcp_socket", lambda stream: sock)
+    monkeypatch.setattr(brayns_trio._instance, "since_last_ack", since_last_ack)
+
+    async def answers(peer: RawPeer) -> None:
+        await peer.handshake()
+        await peer.answer_forever()
+
+    async with raw_client(answers, transport) as (_, instance):
+        start = trio.current_time()
+        dark_from.append(start + 3.0)
+        async with instance.state_changes() as changes:
+            await instance.request("get-version")
+            change = await changes.receive()
+        # Checked every keepalive_interval (2 s): the first check 15 s after the last ACK.
+        assert change.state is brayns_trio.State.CLOSED
+        assert change.time - start == 18.0
+        assert "acknowledged nothing for 15.0 s" in str(change.cause)
+
+
+async def test_the_last_ack_is_read_from_a_real_socket() -> None:
+    (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    async with listener:
+        port = listener.socket.getsockname()[1]
+        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+            metered = MeteredStream(stream, lambda: None)
+            found = tcp_socket(metered)
+            assert found is stream.socket
+            async with await listener.accept() as server:
+                await stream.send_all(b"x")
+                assert await server.receive_some(1) == b"x"
+                silent = since_last_ack(found)
+                if silent is None:
+                    pytest.skip("no TCP_INFO on this platform")
+                assert 0.0 <= silent < 5.0
+    assert tcp_socket(trio.testing.memory_stream_pair()[0]) is None
+
+
+async def test_no_ack_watch_when_keepalive_is_slower_than_user_timeout(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # keepalive_idle 20 s: a healthy idle link may see no ACK for 20 s, longer than the 15 s
+    # user_timeout, so silence of ACKs proves nothing and the watch does not run.
+    sock = object()
+    monkeypatch.setattr(brayns_trio._instance, "tcp_socket", lambda stream: sock)
+    monkeypatch.setattr(brayns_trio._instance, "since_last_ack", lambda found: 1e9)
+
+    async def answers(peer: RawPeer) -> None:
+        await peer.handshake()
+        await peer.answer_forever()
+
+    async with raw_client(answers, "native", keepalive_idle=20) as (_, instance):
+        await trio.sleep(100.0)
+        assert await instance.request("get-version") is not None
+        assert instance.stats.connects == 1
