@@ -190,6 +190,29 @@ async def test_a_slow_upload_keeps_its_link_while_it_moves(
         assert instance.state is brayns_trio.State.CONNECTED
 
 
+async def test_an_upload_longer_than_the_probe_bound_with_default_settings(
+    transport: str, autojump_clock: trio.testing.MockClock
+) -> None:
+    # With the default Settings a silent link is dropped after 10 + 60 s. The server reads
+    # 512 KiB a second, without decoding (the request is id 1): the 40 MiB upload takes 80 s.
+    size = 40 * MiB
+
+    async def slow_reader(peer: RawPeer) -> None:
+        await peer.handshake()
+        while peer.received_bytes < size:
+            await trio.sleep(1.0)
+            peer.received_bytes += len(await peer.stream.receive_some(MiB // 2))
+        await peer.send(reply(1, "uploaded"))
+        await trio.sleep_forever()
+
+    async with raw_client(slow_reader, transport, lockstep=True) as (_, instance):
+        start = trio.current_time()
+        result = await instance.execute("upload-model", UPLOAD_PARAMS, bytes(size))
+        assert result.result == "uploaded"
+        assert trio.current_time() - start >= 80.0
+        assert instance.stats.connects == 1
+
+
 async def test_a_stalled_upload_is_dropped_once_its_bytes_stop(
     transport: str, autojump_clock: trio.testing.MockClock
 ) -> None:
