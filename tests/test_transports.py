@@ -305,8 +305,8 @@ async def test_an_oversized_frame_is_refused_from_its_header(
 
 async def test_a_slow_upload_over_loopback_with_a_quick_probe(transport: str) -> None:
     # Real sockets, small buffers, and a probe that gives up after 1.5 s of silence: an upload
-    # that takes several times that (a MiB about every 0.5 s) still succeeds, since its bytes
-    # keep moving.
+    # that takes longer (the server reads 128 KiB every 30 ms at most: 2 s at least for 8 MiB,
+    # a MiB every 0.25 s) still succeeds, since its bytes keep moving.
     async with trio.open_nursery() as nursery:
         (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
         listener.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
@@ -317,7 +317,7 @@ async def test_a_slow_upload_over_loopback_with_a_quick_probe(transport: str) ->
             async with listener, await listener.accept() as stream:
                 peer = RawPeer(stream)
                 await peer.handshake()
-                request = await peer.receive_request(read_size=64 * 1024, pause=0.03)
+                request = await peer.receive_request(read_size=128 * 1024, pause=0.03)
                 reads.append(peer.received_bytes)
                 await peer.send(reply(request["id"], "uploaded"))
                 await trio.sleep_forever()
@@ -338,14 +338,14 @@ async def test_a_slow_upload_over_loopback_with_a_quick_probe(transport: str) ->
             f"127.0.0.1:{port}", connector=connector, settings=settings
         ) as instance:
             start = trio.current_time()
-            result = await instance.execute("upload-model", UPLOAD_PARAMS, bytes(5 * MiB))
+            result = await instance.execute("upload-model", UPLOAD_PARAMS, bytes(8 * MiB))
             took = trio.current_time() - start
             assert result.result == "uploaded"
             assert instance.stats.connects == 1
             assert took > 1.5
-        print(f"5 MiB upload over a slow loopback reader: {took:.2f} s")
+        print(f"8 MiB upload over a slow loopback reader: {took:.2f} s")
         assert len(reads) == 1
-        assert reads[0] > 5 * MiB
+        assert reads[0] > 8 * MiB
         nursery.cancel_scope.cancel()
 
 
