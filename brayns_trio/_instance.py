@@ -33,7 +33,7 @@ from ._errors import (
     RemoteProtocolError,
     RequestNotSent,
 )
-from ._framing import Message
+from ._framing import Message, SizeGuard
 from ._messages import Progress, Reply
 from ._methods import method_table
 from ._protocol import Call, CallState, Session
@@ -42,11 +42,14 @@ from ._transport import (
     Connector,
     Endpoint,
     LinkClosed,
+    MeteredStream,
     WebSocket,
     connect_native,
     connect_trio_websocket,
     open_tcp,
     parse_uri,
+    since_last_ack,
+    tcp_socket,
 )
 from ._validation import check_params
 
@@ -128,7 +131,9 @@ class Stats:
 
     ``requests_sent`` counts every request on the wire, the client's own included (liveness
     probes, which are also in ``probes_sent``, and ``cancel`` requests for abandoned calls);
-    ``requests_resent`` counts idempotent requests sent again after a lost link.
+    ``requests_resent`` counts idempotent requests sent again after a lost link;
+    ``stray_messages`` counts replies, errors and progress for no request waiting for them (an
+    unknown id, a request abandoned by its caller, or one not sent yet), which are dropped.
     """
 
     connects: int
@@ -140,6 +145,7 @@ class Stats:
     notifications_sent: int
     messages_received: int
     orphan_errors: int
+    stray_messages: int
     bytes_sent: int
     bytes_received: int
     probes_sent: int
@@ -208,7 +214,12 @@ class Instance:
         self._outbox_ready = trio.Event()
         self._ready = trio.Event()
         self._fatal: BaseException | None = None
-        self._last_received = -math.inf
+        # Liveness: when the link last showed life (a whole message received, or a step of
+        # bytes moved either way), and the probe out, if any (queued or sent, unanswered).
+        self._last_life = -math.inf
+        self._life_seen = trio.Event()
+        self._probe: Call | None = None
+        self._probe_sent_at: float | None = None
         self._subscribers: list[trio.MemorySendChannel[StateChange]] = []
         self._attempt = 0
         self._down_since: float | None = None
@@ -218,8 +229,6 @@ class Instance:
         self._bytes_received = 0
         self._probes_sent = 0
         self._last_rtt: float | None = None
-        self._probe_sent_at: float | None = None
-        self._probe_answered = trio.Event()
         # Callers waiting for backpressure room: requests need a slot and byte room,
         # notifications only byte room.
         self._room_requests = trio.lowlevel.ParkingLot()
@@ -250,6 +259,7 @@ class Instance:
             notifications_sent=s.notifications_sent,
             messages_received=s.messages_received,
             orphan_errors=s.orphan_errors,
+            stray_messages=s.stray_messages,
             bytes_sent=self._bytes_sent,
             bytes_received=self._bytes_received,
             probes_sent=self._probes_sent,
@@ -649,12 +659,17 @@ class Instance:
             with trio.fail_after(timeout):
                 link.stream = await self._connector()
                 if self.settings.transport == "native":
-                    return await connect_native(link.stream, self.endpoint, self.settings)
+                    metered = MeteredStream(link.stream, self._alive)
+                    return await connect_native(metered, self.endpoint, self.settings)
+                # trio-websocket checks a message's size only as its payload arrives: the
+                # guard refuses an oversized one from its header.
+                guard = SizeGuard(self.settings.max_message_size)
+                metered = MeteredStream(link.stream, self._alive, guard)
                 ws_nursery: trio.Nursery = await link.nursery.start(
                     self._guard_websocket, link.lost
                 )
                 return await connect_trio_websocket(
-                    ws_nursery, link.stream, self.endpoint, self.settings
+                    ws_nursery, metered, self.endpoint, self.settings
                 )
         except trio.TooSlowError:
             raise ConnectError(self._timeout_message(link, timeout)) from None
@@ -683,12 +698,23 @@ class Instance:
         """Start the link's tasks, run the hooks, then release the queued requests."""
         assert link.nursery is not None
         self._connects += 1
-        link.connected_at = self._last_received = trio.current_time()
+        link.connected_at = self._last_life = trio.current_time()
+        self._probe = None
+        self._probe_sent_at = None
         logger.info("connected to %s", self.endpoint.url)
         self._released = False
         link.nursery.start_soon(self._guarded, link.lost, self._reader, ws)
         link.nursery.start_soon(self._guarded, link.lost, self._writer, ws)
         link.nursery.start_soon(self._guarded, link.lost, self._liveness)
+        sock = tcp_socket(link.stream) if link.stream is not None else None
+        settings = self.settings
+        if (
+            sock is not None
+            and since_last_ack(sock) is not None
+            # A healthy idle link is ACKed at least every keepalive_idle (+ a round trip).
+            and settings.keepalive_idle + settings.keepalive_interval <= settings.user_timeout
+        ):
+            link.nursery.start_soon(self._guarded, link.lost, self._watch_acks, sock)
         await self._run_hooks()
         self._released = True
         self._outbox_ready.set()
@@ -755,14 +781,17 @@ class Instance:
             # previous one while the next is received would cost one more payload of memory.
             self._dispatch(await ws.receive())
 
+    def _alive(self) -> None:
+        """The link showed life: a whole message came, or a step of bytes moved either way."""
+        self._last_life = trio.current_time()
+        self._life_seen.set()
+
     def _dispatch(self, messages: list[Message]) -> None:
-        # Any bytes are life, a part of a large frame included.
-        self._last_received = now = trio.current_time()
-        if self._probe_sent_at is not None:
-            # The first read after a probe: the probe's answer, or something as recent.
-            self._last_rtt = now - self._probe_sent_at
-            self._probe_sent_at = None
-            self._probe_answered.set()
+        # Only whole messages are life here (pings and a trickle of bytes are not); the bytes
+        # of a large message in progress count in steps (see MeteredStream).
+        if not messages:
+            return
+        self._alive()
         session = self._session
         for binary, payload in messages:
             self._bytes_received += len(payload)
@@ -774,8 +803,13 @@ class Instance:
             else:
                 assert isinstance(item, JsonRpcError)
                 self._orphan(item)
-        if messages:
-            self._make_room()
+        probe = self._probe
+        if probe is not None and probe.state is CallState.DONE:
+            if self._probe_sent_at is not None:
+                self._last_rtt = trio.current_time() - self._probe_sent_at
+            self._probe = None
+            self._probe_sent_at = None
+        self._make_room()
 
     def _orphan(self, error: JsonRpcError) -> None:
         logger.warning("the server sent an error tied to no request: %s", error)
@@ -801,6 +835,9 @@ class Instance:
                 self._outbox_ready = trio.Event()
                 continue
             self._make_room()
+            probe = self._probe
+            if probe is not None and probe.sent and self._probe_sent_at is None:
+                self._probe_sent_at = trio.current_time()  # the probe is in this batch
             try:
                 await ws.send([call.frame for call in batch])
             except BaseException as error:
@@ -822,31 +859,58 @@ class Instance:
                 if call.id is None:
                     self._wake(call)
 
+    async def _watch_acks(self, sock: trio.socket.SocketType) -> None:
+        """End the link once the server's host acknowledged nothing for ``user_timeout``.
+
+        The kernel's ``TCP_USER_TIMEOUT`` counts from the oldest unacknowledged send, and idle
+        keepalive stops while data is outstanding: a probe written into a link that went dark
+        seconds earlier would push its detection back by that much. Reading when the last ACK
+        came (every ``keepalive_interval``) keeps the bound at ``user_timeout`` whatever was
+        written since.
+        """
+        limit = self.settings.user_timeout
+        period = self.settings.keepalive_interval
+        while True:
+            await trio.sleep(period)
+            silent = since_last_ack(sock)
+            if silent is None:
+                return
+            if silent >= limit:
+                raise _LinkLost(
+                    f"the server's host acknowledged nothing for {silent:.1f} s "
+                    f"(user_timeout {limit} s)"
+                )
+
     async def _liveness(self) -> None:
-        """Probe a quiet server; a probe unanswered for ``probe_timeout`` ends the link."""
+        """Probe a quiet link; one that shows no life for ``probe_interval + probe_timeout``
+        ends.
+
+        Life is a whole message from the server (the probe's answer or any other), or a step of
+        bytes moved either way (``PROGRESS_STEP``): a large upload or reply still moving keeps
+        the link alive even while the probe waits behind it, while a link that stalls, or only
+        trickles bytes or pings, is dropped. One probe at most is out at a time.
+        """
         interval = self.settings.probe_interval
         timeout = self.settings.probe_timeout
         if timeout is None:
             return
         while True:
-            quiet_until = self._last_received + interval
+            quiet_until = self._last_life + interval
             if trio.current_time() < quiet_until:
                 await trio.sleep_until(quiet_until)
                 continue
-            sent_at = trio.current_time()
-            probe = self._session.probe()
-            self._probes_sent += 1
-            self._probe_answered = trio.Event()
-            self._probe_sent_at = sent_at
-            self._outbox_ready.set()
-            logger.debug("server quiet for %.1f s: probe %s", interval, probe.id)
-            # Any message counts as life, the probe's own answer or anything else.
-            with trio.move_on_after(timeout):
-                await self._probe_answered.wait()
+            self._life_seen = trio.Event()
+            if self._probe is None:
+                self._probe = probe = self._session.probe()
+                self._probes_sent += 1
+                self._outbox_ready.set()
+                logger.debug("server quiet for %.1f s: probe %s", interval, probe.id)
+            with trio.move_on_at(self._last_life + interval + timeout):
+                await self._life_seen.wait()
                 continue
-            self._probe_sent_at = None
             raise _LinkLost(
-                f"no message from the server for {interval + timeout:.1f} s (probe unanswered)"
+                f"no sign of life for {interval + timeout:.1f} s: no message from the server "
+                "and no bytes moving (probe unanswered)"
             )
 
 

@@ -282,6 +282,8 @@ class Session:
             return call
         assert type(message) is Progress
         found = self.pending.get(message.id) if type(message.id) is int else None
+        if found is not None and found.state is not CallState.SENT:
+            found = None  # not written yet: the server cannot be answering it
         if found is None or found.progress is None:
             if found is None:
                 self._stray(message)
@@ -292,10 +294,13 @@ class Session:
         return found
 
     def _finish(self, call_id: Any, message: Reply | ErrorReply) -> Call | None:
-        call = self.pending.pop(call_id, None) if type(call_id) is int else None
-        if call is None:
+        call = self.pending.get(call_id) if type(call_id) is int else None
+        if call is None or call.state is not CallState.SENT:
+            # Unknown, or not written yet (queued, or put back for a resend): the server
+            # cannot be answering it, so it stays pending and is sent and answered normally.
             self._stray(message)
             return None
+        del self.pending[call_id]
         call.state = CallState.DONE
         if call.detached:
             if isinstance(message, ErrorReply) and call.method == "cancel":

@@ -119,11 +119,15 @@ class Settings:
             unacknowledged before the kernel drops the link (0.001 to 2147483.647 s, sent as
             whole milliseconds). With the defaults a black-holed link is detected within 15 s,
             idle or busy, whatever the server is doing.
-        probe_interval: after this long without any message from the server, send an
+        probe_interval: after this long without a sign of life from the server, send an
             application probe (a ``cancel`` for an unknown id, which Brayns answers at dispatch
-            time, not behind queued renders).
-        probe_timeout: a probe unanswered this long, with no other message either, means the
-            server process is frozen: the link is dropped and re-established. Must exceed the
+            time, not behind queued renders). A sign of life is a whole JSON-RPC message
+            (reply, error, progress) or 1 MiB moved on the link either way (a large upload or
+            reply in progress); WebSocket pings and parts of a frame are not.
+        probe_timeout: this long more without a sign of life (``probe_interval +
+            probe_timeout`` in all) means the server process is frozen, even while a large
+            write is still stalled ahead of the probe: the link is dropped and re-established.
+            Must exceed the
             longest *synchronous* request you run (render-image with heavy accumulation), since
             Brayns reads nothing while one runs; asynchronous ones (snapshot, add-model) send
             progress, which counts as life. ``None`` disables the probe.

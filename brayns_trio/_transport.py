@@ -11,6 +11,7 @@ import logging
 import re
 import socket
 import ssl
+import struct
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ import trio
 import trio_websocket
 
 from ._codec import Encoded
-from ._errors import ConnectError, os_error_text
+from ._errors import ConnectError, RemoteProtocolError, os_error_text
 from ._framing import (
     BIG_FRAME,
     CHUNK,
@@ -31,20 +32,25 @@ from ._framing import (
     FrameDecoder,
     Message,
     PeerClosed,
+    SizeGuard,
     encode_frame,
     encode_frame_chunks,
 )
 from ._settings import Settings
 
 __all__ = [
+    "PROGRESS_STEP",
     "Connector",
     "Endpoint",
     "LinkClosed",
+    "MeteredStream",
     "WebSocket",
     "connect_native",
     "connect_trio_websocket",
     "open_tcp",
     "parse_uri",
+    "since_last_ack",
+    "tcp_socket",
 ]
 
 logger = logging.getLogger("brayns_trio.transport")
@@ -154,6 +160,39 @@ def configure_socket(sock: trio.socket.SocketType, settings: Settings) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
+_TCPI_LAST_ACK_RECV = 56
+"""Offset of ``tcpi_last_ack_recv`` (u32, milliseconds) in Linux's ``struct tcp_info``."""
+
+
+def tcp_socket(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
+    """The TCP socket under ``stream`` (through TLS and metering), or None if there is none."""
+    while True:
+        if isinstance(stream, trio.SocketStream):
+            return stream.socket
+        if isinstance(stream, trio.SSLStream):
+            stream = stream.transport_stream
+        elif isinstance(stream, MeteredStream):
+            stream = stream.stream
+        else:
+            return None
+
+
+def since_last_ack(sock: trio.socket.SocketType) -> float | None:
+    """Seconds since the peer's host last acknowledged anything (data or a keepalive probe),
+    from the kernel's ``TCP_INFO``; None where that is not available."""
+    option = getattr(socket, "TCP_INFO", None)
+    if option is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, option, 104)
+    except OSError:
+        return None
+    if len(info) < _TCPI_LAST_ACK_RECV + 4:
+        return None
+    (milliseconds,) = struct.unpack_from("=I", info, _TCPI_LAST_ACK_RECV)
+    return float(milliseconds) / 1000
+
+
 async def open_tcp(
     endpoint: Endpoint, settings: Settings, ssl_context: ssl.SSLContext | None
 ) -> trio.abc.Stream:
@@ -181,6 +220,89 @@ async def open_tcp(
         await trio.aclose_forcefully(tcp)
         raise
     return stream
+
+
+PROGRESS_STEP = 1024 * 1024
+"""Bytes a link must move, in either direction, to count as a sign of life without a whole
+message: a large upload or reply still moving keeps its link alive, a trickle does not."""
+
+
+class MeteredStream(trio.abc.Stream):
+    """A stream that reports every ``PROGRESS_STEP`` bytes written or read to ``on_progress``.
+
+    Writes larger than a step are passed on in steps, so the progress of one large
+    ``send_all`` is seen as it happens; a write that stalls reports nothing.
+
+    ``guard``, if given, is fed every byte read (see :class:`SizeGuard`). When it refuses a
+    frame, the stream reads as ended (the bytes are not passed on) and ``guard_error`` says why:
+    the transport reading it raises that instead of a plain end of stream.
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        on_progress: Callable[[], None],
+        guard: SizeGuard | None = None,
+    ) -> None:
+        self.stream = stream
+        self.on_progress = on_progress
+        self.guard = guard
+        self.guard_error: RemoteProtocolError | None = None
+        self.on_end: Callable[[], None] | None = None
+        """Called once when a read finds the stream ended or broken (then cleared)."""
+        self._sent = 0
+        self._received = 0
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        size = len(data)
+        if size <= PROGRESS_STEP:
+            await self.stream.send_all(data)
+            self._count_sent(size)
+            return
+        view = memoryview(data)
+        for start in range(0, size, PROGRESS_STEP):
+            piece = view[start : start + PROGRESS_STEP]
+            await self.stream.send_all(piece)
+            self._count_sent(len(piece))
+
+    def _count_sent(self, size: int) -> None:
+        self._sent += size
+        if self._sent >= PROGRESS_STEP:
+            self._sent %= PROGRESS_STEP
+            self.on_progress()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.stream.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        if self.guard_error is not None:
+            return b""
+        try:
+            data = await self.stream.receive_some(max_bytes)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._ended()
+            raise
+        if not data:
+            self._ended()
+        elif self.guard is not None:
+            try:
+                self.guard.feed(data)
+            except RemoteProtocolError as error:
+                self.guard_error = error
+                return b""
+        self._received += len(data)
+        if self._received >= PROGRESS_STEP:
+            self._received %= PROGRESS_STEP
+            self.on_progress()
+        return data
+
+    def _ended(self) -> None:
+        on_end, self.on_end = self.on_end, None
+        if on_end is not None:
+            on_end()
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
 
 
 class LinkClosed(Exception):
@@ -228,7 +350,9 @@ class NativeWebSocket:
 
     async def receive(self) -> list[Message]:
         data: bytes | bytearray
-        if self._first:
+        if self._decoder.failed:
+            data = b""  # the decoder raises the error it stopped at
+        elif self._first:
             data, self._first = self._first, b""
         else:
             size = max(self._receive_size, min(self._decoder.wanted(), MAX_READ))
@@ -302,13 +426,18 @@ class TrioWebSocket:
     """The same interface over a trio-websocket connection (one message per read and per
     ``send_message``, text sent as ``str``)."""
 
-    def __init__(self, connection: trio_websocket.WebSocketConnection) -> None:
+    def __init__(
+        self, connection: trio_websocket.WebSocketConnection, stream: trio.abc.Stream
+    ) -> None:
         self._connection = connection
+        self._stream = stream
 
     async def receive(self) -> list[Message]:
         try:
             message = await self._connection.get_message()
         except trio_websocket.ConnectionClosed as error:
+            if isinstance(self._stream, MeteredStream) and self._stream.guard_error is not None:
+                raise self._stream.guard_error from None
             raise LinkClosed(f"the connection closed ({error.reason})") from None
         if isinstance(message, str):
             return [(False, message.encode())]
@@ -342,16 +471,27 @@ async def connect_trio_websocket(
     Error handling: :class:`ConnectError` if the server rejects or breaks the handshake.
     """
     try:
-        connection = await trio_websocket.wrap_client_stream(
-            nursery,
-            stream,  # type: ignore[arg-type]  # any trio Stream works
-            _host_header(endpoint),
-            endpoint.resource,
-            max_message_size=settings.max_message_size,
-            receive_buffer_size=settings.receive_buffer_size,
-        )
+        # trio-websocket waits for the server's answer even once the stream ended: a server
+        # that closes or resets during the handshake would hold it until connect_timeout.
+        with trio.CancelScope() as handshake:
+            if isinstance(stream, MeteredStream):
+                stream.on_end = handshake.cancel
+            connection = await trio_websocket.wrap_client_stream(
+                nursery,
+                stream,  # type: ignore[arg-type]  # any trio Stream works
+                _host_header(endpoint),
+                endpoint.resource,
+                max_message_size=settings.max_message_size,
+                receive_buffer_size=settings.receive_buffer_size,
+            )
+        if isinstance(stream, MeteredStream):
+            stream.on_end = None
+        if handshake.cancelled_caught:
+            raise ConnectError(
+                f"WebSocket handshake with {endpoint.url} failed: the server closed the connection"
+            )
     except trio_websocket.ConnectionRejected as error:
         raise ConnectError(f"{endpoint.url} rejected the WebSocket handshake: {error}") from error
     except (trio_websocket.HandshakeError, trio.BrokenResourceError, OSError) as error:
         raise ConnectError(f"WebSocket handshake with {endpoint.url} failed: {error}") from error
-    return TrioWebSocket(connection)
+    return TrioWebSocket(connection, stream)

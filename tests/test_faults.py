@@ -350,3 +350,43 @@ def test_flapping(tmp_path: Path) -> None:
     # No busy loop either in CPU time: the pipeline makes ~80 requests a second at most.
     assert measures["cpu_seconds"] < 0.5 * measures["flapping_seconds"]
     assert abs(measures["rss_delta"]) <= 4 * MIB
+
+
+# -- 7. a VPN-like link -----------------------------------------------------------------------------
+
+
+def test_vpn_link_carries_mixed_traffic_with_no_reconnect(tmp_path: Path) -> None:
+    """150 +- 50 ms each way, 2 MiB/s, 1 % loss, default Settings: 30 s of pipelined
+    get-version, a 32 MiB upload and snapshots with progress, with no reconnect and no probe
+    failure (the probe due during the 16 s upload waits behind it: bytes moving are life)."""
+    report = run_scenario("vpn", tmp_path)
+    assert_invariants(report, allowed=set())
+    measures, wire = report["measures"], report["wire"]
+    assert report["settings"]["probe_interval"] == 10.0  # the defaults
+    assert measures["reconnects"] == 0
+    assert measures["state_changes"] == 0
+    assert measures["upload_ok"]
+    # The link is shaped as said: the upload cannot beat the bottleneck, which it outlasts the
+    # probe interval on, and replies come at least 100 ms late.
+    assert measures["upload_mib_per_second"] <= 2.05
+    assert measures["upload_seconds"] > report["settings"]["probe_interval"]
+    assert wire["connections"] == 1
+    assert wire["downstream"]["delay_min"] >= 0.1
+    assert measures["snapshots"] >= 1
+    assert measures["progress"] >= measures["snapshots"]  # each snapshot sent progress
+    assert measures["get_version_results"] >= 20
+
+
+def test_vpn_link_black_holed_is_detected_within_the_default_bound(tmp_path: Path) -> None:
+    """The same link black-holed under a pipeline: the kernel's view of ACKs ends the link
+    within user_timeout (15 s by default), though the liveness probe was written into the dark
+    link meanwhile; it comes back, and every call gets its result."""
+    report = run_scenario("vpn-black-hole", tmp_path)
+    assert_invariants(report, allowed=set())
+    settings, measures = report["settings"], report["measures"]
+    assert settings["user_timeout"] == 15.0  # the defaults
+    assert (
+        measures["detection"] <= settings["user_timeout"] + settings["keepalive_interval"] + SLACK
+    )
+    assert measures["reconnect_after_heal"] <= settings["backoff"]["max_delay"] + SLACK
+    assert report["ledger"]["results"] == report["ledger"]["started"]

@@ -297,3 +297,92 @@ def test_many_empty_fragments_cost_no_memory() -> None:
         tracemalloc.stop()
     assert held < 64 * 1024
     assert decoder.feed(b"\x80\x01y") == [(True, b"xy")]
+
+
+def test_a_reply_in_the_same_read_as_a_close_frame_is_kept() -> None:
+    server, _ = open_pair()
+    data = server.send(TextMessage('{"id": 1}')) + server.send(
+        CloseConnection(code=1001, reason="going away")
+    )
+    decoder = FrameDecoder(1000)
+    assert decoder.feed(data) == [(False, b'{"id": 1}')]
+    assert decoder.failed
+    # The close is raised by the next call, whatever it is fed: no more bytes are decoded.
+    with pytest.raises(PeerClosed) as raised:
+        decoder.feed(b"\x81\x04late")
+    assert raised.value.code == 1001
+    with pytest.raises(PeerClosed):
+        decoder.feed(b"")
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        (b"\x81\x82abcdxy", "masked"),
+        (b"\xc1\x00", "reserved"),
+        (b"\x82\x7f" + struct.pack("!Q", 1 << 63), "max_message_size"),
+    ],
+)
+def test_messages_before_a_bad_frame_are_kept(bad: bytes, match: str) -> None:
+    data = server_frames([(False, b"one"), (True, b"two")]) + bad
+    decoder = FrameDecoder(1000)
+    assert decoder.feed(data) == [(False, b"one"), (True, b"two")]
+    with pytest.raises(RemoteProtocolError, match=match):
+        decoder.feed(b"")
+
+
+def test_a_large_frame_completed_before_a_bad_frame_is_kept() -> None:
+    payload = bytes(BIG_FRAME * 2)
+    data = server_frames([(True, payload)]) + b"\xc1\x00"
+    decoder = FrameDecoder(1 << 20)
+    assert decoder.feed(data[:1000]) == []
+    assert decoder.feed(data[1000:]) == [(True, payload)]
+    with pytest.raises(RemoteProtocolError, match="reserved"):
+        decoder.feed(b"\x81\x00")
+
+
+# -- the size guard (for the trio-websocket transport) ----------------------------------------
+
+HEAD = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+
+
+@given(
+    sizes=st.lists(st.integers(0, 70_000), min_size=1, max_size=6),
+    cuts=st.lists(st.integers(1, 5000), min_size=1, max_size=50),
+    fragment=st.booleans(),
+)
+@settings(max_examples=60, deadline=None)
+def test_size_guard_follows_frames_split_anywhere(
+    sizes: list[int], cuts: list[int], fragment: bool
+) -> None:
+    data = HEAD + server_frames([(True, bytes(size)) for size in sizes], fragment=fragment)
+    guard = framing.SizeGuard(max(sizes))
+    position = 0
+    for cut in cuts * (len(data) // sum(cuts) + 1):
+        guard.feed(data[position : position + cut])
+        position += cut
+        if position >= len(data):
+            break
+    # Every frame boundary was followed: a frame above the limit after them is refused.
+    with pytest.raises(RemoteProtocolError, match="max_message_size"):
+        guard.feed(b"\x82\x7f" + struct.pack("!Q", max(sizes) + 1))
+
+
+def test_size_guard_refuses_from_the_header() -> None:
+    guard = framing.SizeGuard(1 << 30)
+    guard.feed(HEAD[:10])
+    guard.feed(HEAD[10:] + b"\x81\x05hello\x82\x7f")
+    with pytest.raises(RemoteProtocolError, match=str(1 << 63)):
+        guard.feed(struct.pack("!Q", 1 << 63))
+
+
+def test_size_guard_counts_fragments() -> None:
+    guard = framing.SizeGuard(1000)
+    guard.feed(HEAD + b"\x02\x7e" + struct.pack("!H", 600) + bytes(600) + b"\x89\x01x")
+    with pytest.raises(RemoteProtocolError, match="1200 bytes"):
+        guard.feed(b"\x80\x7e" + struct.pack("!H", 600))
+
+
+def test_size_guard_ignores_a_refused_upgrade() -> None:
+    guard = framing.SizeGuard(10)
+    guard.feed(b"HTTP/1.1 404 Not Found\r\nContent-Length: 100\r\n\r\n" + b"\x82\x7f" * 50)

@@ -333,3 +333,45 @@ def test_binary_frame_keeps_the_payload_apart() -> None:
     assert call.frame.binary
     assert call.frame.parts[1] is payload
     assert call.frame.size == len(call.frame.parts[0]) + 1000
+
+
+def test_a_reply_for_a_request_not_yet_written_completes_nothing() -> None:
+    session = new_session()
+    first = session.request("registry")
+    queued = session.request("snapshot", progress=True)
+    assert session.next_outgoing() is first  # only the first one is written
+    # The server cannot answer what it has not received: reply, error and progress for the
+    # queued id are counted as strays, and the request stays queued.
+    progress = orjson.dumps(
+        {
+            "jsonrpc": "2.0",
+            "method": "progress",
+            "params": {"id": 2, "operation": "x", "amount": 0.5},
+        }
+    ).decode()
+    assert session.receive(reply_text(2, "forged")) is None
+    assert session.receive(error_text(2, -1, "forged")) is None
+    assert session.receive(progress) is None
+    assert session.stats.stray_messages == 3
+    assert queued.state is CallState.QUEUED
+    assert queued.outcome is None
+    assert queued.progress is not None
+    assert not queued.progress
+    assert session.pending == {1: first, 2: queued}
+    # It is still sent, and its real reply completes it.
+    assert session.next_outgoing() is queued
+    assert session.receive(reply_text(2, "real")) is queued
+    assert queued.outcome == Reply(2, "real")
+
+
+def test_a_reply_for_a_request_put_back_for_resending_completes_nothing() -> None:
+    session = new_session()
+    call = session.request("get-version")
+    send_all(session)
+    assert session.connection_lost(hold=True) == []
+    assert call.state is CallState.QUEUED  # idempotent: queued again for the next link
+    assert session.receive(reply_text(1, "stale")) is None
+    assert session.stats.stray_messages == 1
+    assert session.next_outgoing() is call
+    assert session.receive(reply_text(1, "fresh")) is call
+    assert call.outcome == Reply(1, "fresh")

@@ -58,6 +58,7 @@ class Ledger:
             ``OutcomeUnknown``, ``InstanceClosed``, ``hung`` or another exception's name (which
             is also listed in ``unexpected``).
         result_times: ``trio.current_time()`` of every result, in order.
+        result_waits: how long the caller of each result waited for it (seconds), in order.
         longest: the longest a caller waited for its outcome (seconds).
         unexpected: the text of every outcome that is neither a result nor a ConnectionLost.
     """
@@ -67,6 +68,7 @@ class Ledger:
     finished: int = 0
     outcomes: Counter[str] = attrs.field(factory=Counter)
     result_times: list[float] = attrs.field(factory=list)
+    result_waits: list[float] = attrs.field(factory=list)
     unexpected: list[str] = attrs.field(factory=list)
     longest: float = 0.0
 
@@ -95,6 +97,7 @@ class Ledger:
             self.unexpected.append(f"{method}: {error!r}")
         else:
             self.result_times.append(trio.current_time())
+            self.result_waits.append(trio.current_time() - start)
         finally:
             self.finished += 1
             self.longest = max(self.longest, trio.current_time() - start)

@@ -33,9 +33,11 @@ import attrs
 import trio
 
 from brayns_trio import Backoff, Instance, InstanceClosed, Settings, State, open_instance
+from brayns_trio._transport import open_tcp, parse_uri  # the client's own TCP options
 
 from .harness import CLOSE_BOUND, PORT, Harness, Ledger, Report
 from .netns import FakeServer, Firewall, leftover_tasks, loopback_up, rss_bytes
+from .shaper import ShapingProxy
 from .tap import Tap
 
 __all__ = ["SCENARIOS", "main"]
@@ -466,6 +468,168 @@ async def flapping(report: Report) -> None:
         h.measures["rss_after"] = rss_after
         h.measures["rss_delta"] = rss_after - rss_before
         h.measures["server_starts"] = h.server.starts
+
+
+# -- 7. a VPN-like link -----------------------------------------------------------------------------
+
+
+VPN_PORT = PORT + 1
+"""The shaping proxy's port: the client connects here, the proxy to the server on ``PORT``."""
+
+VPN_TRAFFIC = 30.0
+"""Seconds of mixed traffic over the shaped link."""
+
+VPN_UPLOAD = 32 * 1024 * 1024
+VPN_LOSS = 1
+
+
+def _vpn_connector(settings: Settings) -> Callable[[], Awaitable[trio.abc.Stream]]:
+    """Connect to the proxy with the client's own TCP options (keepalive, user timeout)."""
+    endpoint = parse_uri(f"127.0.0.1:{VPN_PORT}")
+
+    async def connect() -> trio.abc.Stream:
+        return await open_tcp(endpoint, settings, None)
+
+    return connect
+
+
+def _obj_of_size(size: int) -> bytes:
+    """A valid OBJ (one triangle) padded with comment lines of 1 MiB to ``size`` bytes."""
+    mesh = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
+    line = 1024 * 1024
+    padding = b"".join(b"#" + b"x" * (line - 2) + b"\n" for _ in range((size - len(mesh)) // line))
+    rest = size - len(mesh) - len(padding)
+    return padding + (b"#" + b"x" * (rest - 2) + b"\n" if rest >= 2 else b"") + mesh
+
+
+async def _snapshots(h: Harness, until: float, results: dict[str, Any]) -> None:
+    """Snapshots with progress, one after the other, until ``until``."""
+    params = {"image_settings": {"format": "png", "size": [1920, 1080]}}
+    while trio.current_time() < until:
+        start = trio.current_time()
+        async with h.instance.task("snapshot", params) as task:
+            async for _ in task.progress():
+                results["progress"] += 1
+            reply = await task.reply()
+        results["snapshots"] += 1
+        results["snapshot_bytes"] += len(reply.binary)
+        results["snapshot_longest"] = max(results["snapshot_longest"], trio.current_time() - start)
+
+
+@scenario("vpn")
+async def vpn(report: Report) -> None:
+    """30 s of mixed traffic, with the default Settings, over a link like a user's VPN.
+
+    The client goes through a userspace proxy that adds 150 +- 50 ms of delay each way and
+    limits each direction to 2 MiB/s; nftables drops 1 % of the packets on the proxy's port.
+
+    Timeline:
+        0      connected through the proxy; 6 tasks pipeline get-version
+        1      a 32 MiB upload-model starts (16 s at 2 MiB/s: nothing comes back meanwhile,
+               and the probe, due after 10 s of silence, waits behind it); snapshots with
+               progress follow each other, one at a time
+        30     the pipeline stops; no reconnect, no probe failure, every call has a result
+    """
+    settings = Settings()
+    proxy = ShapingProxy(VPN_PORT, PORT)
+    async with trio.open_nursery() as background:
+        await background.start(proxy.run)
+        async with (
+            Firewall(VPN_PORT) as vpn_link,
+            Harness.open(
+                report, settings, request_bound=45.0, connector=_vpn_connector(settings)
+            ) as h,
+        ):
+            start = h.mark("loss", await vpn_link.loss(VPN_LOSS))
+            until = start + VPN_TRAFFIC
+            h.start_pipeline(["get-version"], workers=6)
+            results: dict[str, Any] = {
+                "progress": 0,
+                "snapshots": 0,
+                "snapshot_bytes": 0,
+                "snapshot_longest": 0.0,
+            }
+            await trio.sleep(1.0)
+            upload_start = h.mark("upload", trio.current_time())
+            reply = await h.instance.execute(
+                "upload-model",
+                {"type": "obj", "loader_name": "mesh", "loader_properties": {}},
+                _obj_of_size(VPN_UPLOAD),
+            )
+            h.measures["upload_seconds"] = trio.current_time() - upload_start
+            h.measures["upload_mib_per_second"] = (
+                VPN_UPLOAD / (1 << 20) / (trio.current_time() - upload_start)
+            )
+            h.measures["upload_ok"] = reply.result[0]["info"]["load_info"]["source"] == "from_blob"
+            h.mark("uploaded", trio.current_time())
+            await _snapshots(h, until, results)
+            await trio.sleep_until(until)
+            await h.stop_pipeline()
+            h.mark("done", trio.current_time())
+            await vpn_link.heal()
+            stats = h.instance.stats
+            waits = sorted(h.ledger.result_waits)
+            h.measures.update(results)
+            h.measures["get_version_results"] = len(h.ledger.result_times)
+            h.measures["longest_wait"] = h.ledger.longest
+            h.measures["median_wait"] = waits[len(waits) // 2] if waits else None
+            h.measures["p99_wait"] = waits[len(waits) * 99 // 100] if waits else None
+            h.measures["reconnects"] = stats.reconnects
+            h.measures["state_changes"] = len(h.states.changes)
+            h.measures["probes_sent"] = stats.probes_sent
+            h.measures["last_rtt"] = stats.last_rtt
+            h.measures["bytes_sent"] = stats.bytes_sent
+            h.measures["bytes_received"] = stats.bytes_received
+        background.cancel_scope.cancel()
+    report["wire"] = proxy.summary()
+
+
+@scenario("vpn-black-hole")
+async def vpn_black_hole(report: Report) -> None:
+    """The same VPN-like link, black-holed under a pipeline, with the default Settings.
+
+    Timeline:
+        0      connected through the proxy (150 +- 50 ms each way, 2 MiB/s, 1 % loss);
+               6 tasks pipeline get-version
+        5      nftables drops every packet on the proxy's port: TCP_USER_TIMEOUT (15 s of
+               unacknowledged data) ends the link: RECONNECTING within about 20 s
+               the rule is deleted at once: the client reconnects through the proxy, and the
+               get-version calls that were in flight are resent
+    """
+    settings = Settings()
+    proxy = ShapingProxy(VPN_PORT, PORT)
+    async with trio.open_nursery() as background:
+        await background.start(proxy.run)
+        async with (
+            Firewall(VPN_PORT) as vpn_link,
+            Harness.open(
+                report, settings, request_bound=60.0, connector=_vpn_connector(settings)
+            ) as h,
+        ):
+            await vpn_link.loss(VPN_LOSS)
+            h.start_pipeline(["get-version"], workers=6)
+            await trio.sleep(5.0)
+            fault = h.mark("black_hole", await vpn_link.black_hole())
+            await h.reach(
+                State.RECONNECTING, after=fault, within=40, mark="lost", measure="detection"
+            )
+            heal = h.mark("heal", await vpn_link.loss(VPN_LOSS))
+            await h.reach(
+                State.CONNECTED,
+                after=heal,
+                within=30,
+                mark="connected",
+                measure="reconnect_after_heal",
+            )
+            await trio.sleep(2.0)
+            await h.stop_pipeline()
+            _resume(h, heal, "resume_after_heal")
+            await vpn_link.heal()
+            stats = h.instance.stats
+            h.measures["probes_sent"] = stats.probes_sent
+            h.measures["requests_resent"] = stats.requests_resent
+        background.cancel_scope.cancel()
+    report["wire"] = proxy.summary()
 
 
 # -- running --------------------------------------------------------------------------------------
