@@ -14,7 +14,7 @@ import trio.testing
 import trio_websocket
 
 import brayns_trio
-import brayns_trio._instance
+import brayns_trio._link
 from brayns_trio import ConnectError, Instance, Settings
 from brayns_trio._transport import MeteredStream, since_last_ack, tcp_socket
 from brayns_trio.testing import FakeBrayns, open_fake_server
@@ -363,8 +363,8 @@ async def test_a_host_that_stops_acknowledging_is_dropped_after_user_timeout(
         assert found is sock
         return max(0.0, trio.current_time() - dark_from[0]) if dark_from else 0.0
 
-    monkeypatch.setattr(brayns_trio._instance, "tcp_socket", lambda stream: sock)
-    monkeypatch.setattr(brayns_trio._instance, "since_last_ack", since_last_ack)
+    monkeypatch.setattr(brayns_trio._link, "tcp_socket", lambda stream: sock)
+    monkeypatch.setattr(brayns_trio._link, "since_last_ack", since_last_ack)
 
     async def answers(peer: RawPeer) -> None:
         await peer.handshake()
@@ -406,8 +406,8 @@ async def test_no_ack_watch_when_keepalive_is_slower_than_user_timeout(
     # keepalive_idle 20 s: a healthy idle link may see no ACK for 20 s, longer than the 15 s
     # user_timeout, so silence of ACKs proves nothing and the watch does not run.
     sock = object()
-    monkeypatch.setattr(brayns_trio._instance, "tcp_socket", lambda stream: sock)
-    monkeypatch.setattr(brayns_trio._instance, "since_last_ack", lambda found: 1e9)
+    monkeypatch.setattr(brayns_trio._link, "tcp_socket", lambda stream: sock)
+    monkeypatch.setattr(brayns_trio._link, "since_last_ack", lambda found: 1e9)
 
     async def answers(peer: RawPeer) -> None:
         await peer.handshake()

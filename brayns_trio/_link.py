@@ -1,0 +1,392 @@
+"""One connection: open it, read, write, probe it, and say how it ended.
+
+A :class:`Link` runs in its own nursery with one reader (always draining the socket: a Brayns
+server blocks every client while one stops reading), one writer, and a liveness watcher; any of
+them failing ends the link, never the caller. The supervisor (:mod:`._supervisor`) makes a new
+one for every attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import trio
+import trio_websocket
+
+from ._calls import Calls
+from ._errors import (
+    BraynsConnectionError,
+    ConnectError,
+    JsonRpcError,
+    OutcomeUnknown,
+    RemoteProtocolError,
+)
+from ._framing import Message, SizeGuard
+from ._protocol import Call, CallState
+from ._settings import Settings
+from ._supervisor import LinkEnd, Supervisor
+from ._transport import (
+    Connector,
+    Endpoint,
+    LinkClosed,
+    MeteredStream,
+    WebSocket,
+    connect_native,
+    connect_trio_websocket,
+    since_last_ack,
+    tcp_socket,
+)
+
+__all__ = ["WRITE_BATCH", "Link", "LinkCounters"]
+
+logger = logging.getLogger("brayns_trio")
+
+WRITE_BATCH = 256 * 1024
+"""The writer gathers queued messages up to about this many bytes into one write."""
+
+
+class _LinkLost(Exception):
+    """Internal: why a connection ended."""
+
+
+@attrs.define
+class LinkCounters:
+    """What the links of one instance moved, across all of them (see :class:`Stats`)."""
+
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    probes_sent: int = 0
+    last_rtt: float | None = None
+
+
+class Link:
+    """One connection, from attempt to loss: :meth:`run` it once.
+
+    Args:
+        endpoint, settings, connector: where and how to connect.
+        calls: the instance's calls (the reader and a lost link wake them, the writer sends them).
+        supervisor: told when the connection opened and when it is ready.
+        counters: the instance's counters, added to.
+        run_hooks: run once connected, before the queued requests are released; what it returns
+            is the replay report of the change to ``CONNECTED``.
+        on_orphan_error: called with each error the server could not tie to a request.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        settings: Settings,
+        connector: Connector,
+        calls: Calls,
+        supervisor: Supervisor,
+        counters: LinkCounters,
+        run_hooks: Callable[[], Awaitable[Any]],
+        on_orphan_error: Callable[[JsonRpcError], None] | None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.settings = settings
+        self._connector = connector
+        self._calls = calls
+        self._session = calls.session
+        self._supervisor = supervisor
+        self._counters = counters
+        self._run_hooks = run_hooks
+        self._on_orphan_error = on_orphan_error
+        self._nursery: trio.Nursery | None = None
+        self._stream: trio.abc.Stream | None = None
+        self._connected_at: float | None = None
+        self._cause: BaseException | None = None
+        self._fatal = False
+        self._released = False
+        # Liveness: when the link last showed life (a whole message received, or a step of
+        # bytes moved either way), and the probe out, if any (queued or sent, unanswered).
+        self._last_life = -math.inf
+        self._life_seen = trio.Event()
+        self._probe: Call | None = None
+        self._probe_sent_at: float | None = None
+
+    def lost(self, error: BaseException) -> None:
+        """End the link (the first cause is kept)."""
+        if self._cause is None:
+            self._cause = error
+        assert self._nursery is not None
+        self._nursery.cancel_scope.cancel()
+
+    async def run(self) -> LinkEnd:
+        """Connect, run until the connection is lost, and fail or hold its calls."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                try:
+                    ws = await self._open_websocket()
+                    await self._start(ws)
+                except BraynsConnectionError as error:
+                    self.lost(error)
+                except Exception as error:
+                    # The on-connect hook failed for a reason reconnecting cannot fix (a version
+                    # check, a bug in the hook): the instance closes with it.
+                    self._fatal = True
+                    self.lost(error)
+        finally:
+            if self._stream is not None:
+                # Also when cancelled: the instance is closing and must not leak a socket.
+                await trio.aclose_forcefully(self._stream)
+        cause = self._cause if self._cause is not None else ConnectError("the connection ended")
+        hold = self.settings.wait_for_connection
+        for call in self._session.connection_lost(hold=hold, cause=cause):
+            self._calls.wake(call)
+        self._calls.make_room()
+        if self._connected_at is None:
+            return LinkEnd(False, cause, 0.0, self._fatal)
+        return LinkEnd(True, cause, trio.current_time() - self._connected_at, self._fatal)
+
+    # -- opening --------------------------------------------------------------------------------
+
+    async def _open_websocket(self) -> WebSocket:
+        """Connect (TCP, TLS, WebSocket handshake) within ``connect_timeout``."""
+        timeout = self.settings.connect_timeout
+        assert self._nursery is not None
+        try:
+            with trio.fail_after(timeout):
+                self._stream = await self._connector()
+                if self.settings.transport == "native":
+                    metered = MeteredStream(self._stream, self._alive)
+                    return await connect_native(metered, self.endpoint, self.settings)
+                # trio-websocket checks a message's size only as its payload arrives: the
+                # guard refuses an oversized one from its header.
+                guard = SizeGuard(self.settings.max_message_size)
+                metered = MeteredStream(self._stream, self._alive, guard)
+                ws_nursery: trio.Nursery = await self._nursery.start(self._guard_websocket)
+                return await connect_trio_websocket(
+                    ws_nursery, metered, self.endpoint, self.settings
+                )
+        except trio.TooSlowError:
+            raise ConnectError(self._timeout_message(timeout)) from None
+        except OSError as error:
+            raise ConnectError(f"cannot connect to {self.endpoint.url}: {error}") from error
+
+    def _timeout_message(self, timeout: float) -> str:
+        """Why connecting timed out, from how far it got."""
+        url = self.endpoint.url
+        if self._stream is not None:
+            layers = "TCP and TLS" if self.endpoint.secure else "TCP"
+            return (
+                f"connecting to {url} timed out after {timeout} s: {layers} connected but the "
+                "WebSocket handshake got no answer (a server at its --max-clients limit does that)"
+            )
+        if self.endpoint.secure:
+            plain = url.replace("wss://", "ws://", 1)
+            return (
+                f"connecting to {url} timed out after {timeout} s: no TCP connection or no "
+                "answer to the TLS handshake (a plain WebSocket server never answers one: "
+                f"if the server is not TLS, use {plain})"
+            )
+        return f"connecting to {url} timed out after {timeout} s: no TCP connection"
+
+    async def _start(self, ws: WebSocket) -> None:
+        """Start the link's tasks, run the hooks, then release the queued requests."""
+        nursery = self._nursery
+        assert nursery is not None
+        self._supervisor.link_opened()
+        self._connected_at = self._last_life = trio.current_time()
+        logger.info("connected to %s", self.endpoint.url)
+        nursery.start_soon(self._guarded, self._reader, ws)
+        nursery.start_soon(self._guarded, self._writer, ws)
+        nursery.start_soon(self._guarded, self._liveness)
+        sock = tcp_socket(self._stream) if self._stream is not None else None
+        settings = self.settings
+        if (
+            sock is not None
+            and since_last_ack(sock) is not None
+            # A healthy idle link is ACKed at least every keepalive_idle (+ a round trip).
+            and settings.keepalive_idle + settings.keepalive_interval <= settings.user_timeout
+        ):
+            nursery.start_soon(self._guarded, self._watch_acks, sock)
+        replay = await self._run_hooks()
+        self._released = True
+        self._calls.outbox_ready.set()
+        self._supervisor.link_ready(replay)
+
+    async def _guard_websocket(self, *, task_status: trio.TaskStatus[trio.Nursery]) -> None:
+        """A nursery for trio-websocket's own reader task, whose errors end the link, not us."""
+        try:
+            async with trio.open_nursery() as nursery:
+                task_status.started(nursery)
+                await trio.sleep_forever()
+        except* trio_websocket.ConnectionRejected as group:
+            status = getattr(group.exceptions[0], "status_code", "?")
+            self.lost(
+                ConnectError(
+                    f"{self.endpoint.url} rejected the WebSocket handshake (HTTP {status})"
+                )
+            )
+        except* Exception as group:
+            self.lost(ConnectError(f"WebSocket failure: {group.exceptions[0]!r}"))
+
+    async def _guarded(self, body: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run one of the link's tasks; whatever ends it ends the link, never the caller."""
+        try:
+            await body(*args)
+        except LinkClosed as error:
+            self.lost(_LinkLost(str(error)))
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
+            self.lost(_LinkLost(f"the connection broke: {error!r}"))
+        except (RemoteProtocolError, _LinkLost) as error:
+            if isinstance(error, RemoteProtocolError):
+                logger.error("dropping the connection to %s: %s", self.endpoint.url, error)
+            self.lost(error)
+        except Exception as error:
+            logger.exception("connection task %s failed", getattr(body, "__name__", body))
+            self.lost(error)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    async def _reader(self, ws: WebSocket) -> None:
+        while True:
+            # No local keeps a message past its dispatch: with a large reply, holding the
+            # previous one while the next is received would cost one more payload of memory.
+            self._dispatch(await ws.receive())
+
+    def _alive(self) -> None:
+        """The link showed life: a whole message came, or a step of bytes moved either way."""
+        self._last_life = trio.current_time()
+        self._life_seen.set()
+
+    def _dispatch(self, messages: list[Message]) -> None:
+        # Only whole messages are life here (pings and a trickle of bytes are not); the bytes
+        # of a large message in progress count in steps (see MeteredStream).
+        if not messages:
+            return
+        self._alive()
+        session = self._session
+        counters = self._counters
+        wake = self._calls.wake
+        for binary, payload in messages:
+            counters.bytes_received += len(payload)
+            item = session.receive(payload, binary)
+            if item is None:
+                continue
+            if type(item) is Call:
+                wake(item)
+            else:
+                assert isinstance(item, JsonRpcError)
+                self._orphan(item)
+        probe = self._probe
+        if probe is not None and probe.state is CallState.DONE:
+            if self._probe_sent_at is not None:
+                counters.last_rtt = trio.current_time() - self._probe_sent_at
+            self._probe = None
+            self._probe_sent_at = None
+        self._calls.make_room()
+
+    def _orphan(self, error: JsonRpcError) -> None:
+        logger.warning("the server sent an error tied to no request: %s", error)
+        if self._on_orphan_error is not None:
+            try:
+                self._on_orphan_error(error)
+            except Exception:
+                logger.exception("on_orphan_error raised")
+
+    # -- writing --------------------------------------------------------------------------------
+
+    async def _writer(self, ws: WebSocket) -> None:
+        session = self._session
+        calls = self._calls
+        while True:
+            batch: list[Call] = []
+            size = 0
+            while size < WRITE_BATCH:
+                call = session.next_outgoing(released=self._released)
+                if call is None:
+                    break
+                batch.append(call)
+                size += call.frame.size
+            if not batch:
+                await calls.outbox_ready.wait()
+                calls.outbox_ready = trio.Event()
+                continue
+            calls.make_room()
+            probe = self._probe
+            if probe is not None and probe.sent and self._probe_sent_at is None:
+                self._probe_sent_at = trio.current_time()  # the probe is in this batch
+            try:
+                await ws.send([call.frame for call in batch])
+            except BaseException as error:
+                # Notifications are done once handed over: none of this batch's may hang.
+                for call in batch:
+                    if call.id is None:
+                        failed = OutcomeUnknown(
+                            f"{call.method} (notification): the connection was lost while it "
+                            "was being sent",
+                            method=call.method,
+                            id=None,
+                        )
+                        failed.__cause__ = error
+                        call.outcome = failed
+                        calls.wake(call)
+                raise
+            self._counters.bytes_sent += size
+            for call in batch:
+                if call.id is None:
+                    calls.wake(call)
+
+    # -- liveness -------------------------------------------------------------------------------
+
+    async def _watch_acks(self, sock: trio.socket.SocketType) -> None:
+        """End the link once the server's host acknowledged nothing for ``user_timeout``.
+
+        The kernel's ``TCP_USER_TIMEOUT`` counts from the oldest unacknowledged send, and idle
+        keepalive stops while data is outstanding: a probe written into a link that went dark
+        seconds earlier would push its detection back by that much. Reading when the last ACK
+        came (every ``keepalive_interval``) keeps the bound at ``user_timeout`` whatever was
+        written since.
+        """
+        limit = self.settings.user_timeout
+        period = self.settings.keepalive_interval
+        while True:
+            await trio.sleep(period)
+            silent = since_last_ack(sock)
+            if silent is None:
+                return
+            if silent >= limit:
+                raise _LinkLost(
+                    f"the server's host acknowledged nothing for {silent:.1f} s "
+                    f"(user_timeout {limit} s)"
+                )
+
+    async def _liveness(self) -> None:
+        """Probe a quiet link; one that shows no life for ``probe_interval + probe_timeout``
+        ends.
+
+        Life is a whole message from the server (the probe's answer or any other), or a step of
+        bytes moved either way (``PROGRESS_STEP``): a large upload or reply still moving keeps
+        the link alive even while the probe waits behind it, while a link that stalls, or only
+        trickles bytes or pings, is dropped. One probe at most is out at a time.
+        """
+        interval = self.settings.probe_interval
+        timeout = self.settings.probe_timeout
+        if timeout is None:
+            return
+        while True:
+            quiet_until = self._last_life + interval
+            if trio.current_time() < quiet_until:
+                await trio.sleep_until(quiet_until)
+                continue
+            self._life_seen = trio.Event()
+            if self._probe is None:
+                self._probe = probe = self._session.probe()
+                self._counters.probes_sent += 1
+                self._calls.outbox_ready.set()
+                logger.debug("server quiet for %.1f s: probe %s", interval, probe.id)
+            with trio.move_on_at(self._last_life + interval + timeout):
+                await self._life_seen.wait()
+                continue
+            raise _LinkLost(
+                f"no sign of life for {interval + timeout:.1f} s: no message from the server "
+                "and no bytes moving (probe unanswered)"
+            )
