@@ -171,15 +171,18 @@ class Calls:
 
     async def outcome(self, call: Call) -> Reply | BaseException | None:
         """Park until ``call`` is done (a notification: sent); cancelling abandons it."""
-        # A bare reschedule, not a trio.Event per call: see ``benchmarks/waiting.py``.
-        call.waiter = trio.lowlevel.current_task()
-
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            call.waiter = None
-            self.abandon(call)
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
+        # One trio.Event per call rather than a bare wait_task_rescheduled: measured with
+        # scripts/measure_waiting.py (round trips against the in-memory fake server, interleaved
+        # runs), it costs 0.7 % more per sequential round trip and 1.5 % with 64 in flight.
+        event = trio.Event()
+        call.waiter = event
+        try:
+            await event.wait()
+        except trio.Cancelled:
+            if call.waiter is event:  # no outcome came before the cancellation: give it up
+                call.waiter = None
+                self.abandon(call)
+            raise
         return call.outcome
 
     async def wait(self, call: Call) -> Reply:
@@ -205,7 +208,7 @@ class Calls:
             waiter.unpark_all()  # a task's followers: they stay parked there
         elif waiter is not None:
             call.waiter = None
-            trio.lowlevel.reschedule(waiter)
+            waiter.set()  # the single caller of execute() or notify()
 
     def close(self, cause: BaseException) -> None:
         """Fail every call with ``cause`` and refuse new ones; wake whoever waits for room."""
