@@ -247,6 +247,32 @@ async def test_first_connect_failure_raises_connect_error_unwrapped() -> None:
             pass  # pragma: no cover
 
 
+async def test_giving_up_before_the_first_connection_raises_instance_closed(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    attempts: list[float] = []
+
+    async def refused() -> trio.abc.Stream:
+        attempts.append(trio.current_time())
+        raise OSError("connection refused")
+
+    settings = Settings(
+        probe_timeout=None,
+        first_connect=brayns_trio.FirstConnect.RETRY,
+        max_attempts=2,
+        backoff=Backoff(initial=1.0, multiplier=1.0, jitter=0.0),
+    )
+    start = trio.current_time()
+    with pytest.raises(InstanceClosed, match="closed before it connected") as info:
+        async with brayns_trio.open_instance("host:5000", connector=refused, settings=settings):
+            pass  # pragma: no cover
+    # Attempts at 0 and 1 fail within max_attempts; the third, at 2, exceeds it.
+    assert [t - start for t in attempts] == [0.0, 1.0, 2.0]
+    assert trio.current_time() - start == 2.0
+    assert isinstance(info.value.__cause__, ConnectError)
+    assert "gave up reconnecting to ws://host:5000/: 2 attempts failed" in str(info.value.__cause__)
+
+
 async def test_body_exception_comes_out_unwrapped() -> None:
     async with trio.open_nursery() as nursery:
         peer = ScriptedPeer(nursery, echo_version)
