@@ -17,7 +17,6 @@ Architecture (one concern per module; each imports only those listed above it):
 
 from __future__ import annotations
 
-import logging
 import random
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -43,8 +42,6 @@ if TYPE_CHECKING:
     from .journal import Journal
 
 __all__ = ["Instance", "State", "StateChange", "Stats", "Task", "open_instance"]
-
-logger = logging.getLogger("brayns_trio")
 
 OnConnect = Callable[["Instance"], Awaitable[None]]
 """An async callable run on every new connection before queued requests are released."""
