@@ -35,6 +35,7 @@ from ._errors import (
 from ._framing import Message
 from ._messages import Progress, Reply
 from ._methods import method_table
+from ._pipeline import Pipeline
 from ._protocol import Call, CallState, Session
 from ._settings import FirstConnect, Settings
 from ._transport import (
@@ -292,6 +293,26 @@ class Instance:
                 )
                 self._wake(call)
 
+    @asynccontextmanager
+    async def pipeline(
+        self, window: int = 256, *, ordered: bool = False
+    ) -> AsyncIterator[Pipeline]:
+        """Many requests from one task, without a task per request: see :class:`Pipeline`.
+
+        ``async with instance.pipeline(window=256) as pipeline:`` then
+        ``async for outcome in pipeline.map(requests):``. At most ``window`` requests are
+        submitted and not yet received; outcomes come as they complete, or in submission order
+        when ``ordered``. Leaving the block abandons whatever is still pending (as cancelling
+        :meth:`execute` does: a ``cancel`` is sent for sent asynchronous methods).
+
+        Error handling: ``ValueError`` for a window that is not a positive integer.
+        """
+        pipeline = Pipeline(self, window, ordered)
+        try:
+            yield pipeline
+        finally:
+            pipeline._close()
+
     # -- calls --------------------------------------------------------------------------------
 
     def _is_hook(self) -> bool:
@@ -394,10 +415,13 @@ class Instance:
 
     @staticmethod
     def _wake(call: Call) -> None:
-        task = call.waiter
-        if task is not None:
+        waiter = call.waiter
+        if waiter is not None:
             call.waiter = None
-            trio.lowlevel.reschedule(task)
+            if type(waiter) is trio.lowlevel.Task:
+                trio.lowlevel.reschedule(waiter)
+            else:
+                waiter(call)  # a completion callback (a pipeline's)
 
     # -- state ----------------------------------------------------------------------------------
 
