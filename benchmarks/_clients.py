@@ -7,7 +7,9 @@ Clients:
 
 - ``brayns_trio``: this library (``open_instance``, ``Instance.execute``), default settings
   (its native WebSocket transport);
-- ``brayns_trio_tws``: the same with ``Settings(transport="trio-websocket")``;
+- ``brayns_trio_pipeline``: this library's streaming pipeline (``Instance.pipeline``, ``map``):
+  one task submits and receives, ``inflight`` is the window;
+- ``brayns_trio_tws``: the same as ``brayns_trio`` with ``Settings(transport="trio-websocket")``;
 - ``trio_websocket``: a bare trio-websocket client: one ``send_message`` per request, one reader
   task matching replies to ``trio.Event``\\ s by id;
 - ``websockets``: the same on websockets' asyncio API, with futures;
@@ -58,7 +60,15 @@ import orjson
 
 __all__ = ["Measurement", "main"]
 
-CLIENTS = ("brayns_trio", "brayns_trio_tws", "trio_websocket", "websockets", "brayns", "ceiling")
+CLIENTS = (
+    "brayns_trio",
+    "brayns_trio_pipeline",
+    "brayns_trio_tws",
+    "trio_websocket",
+    "websockets",
+    "brayns",
+    "ceiling",
+)
 SCENARIOS = ("small", "snapshot", "upload", "json", "pending", "codec")
 _HEADER = struct.Struct("<I")
 
@@ -278,6 +288,30 @@ async def _brayns_trio(options: Options) -> Measurement:
         return await _drive_trio(call, options, lambda: instance.stats.requests_sent)
 
 
+async def _brayns_trio_pipeline(options: Options) -> Measurement:
+    import brayns_trio
+
+    if options.scenario == "pending":
+        raise SystemExit("the pipeline client has no pending scenario")
+    async with brayns_trio.open_instance(options.uri) as instance:
+        spec = _request(options)
+        moved = len(spec[2])
+        timer = _Timer(options)
+        async with instance.pipeline(window=max(1, options.warmup)) as pipeline:
+            async for outcome in pipeline.map(itertools.repeat(spec, options.warmup)):
+                outcome.reply  # noqa: B018  # raises its error, if any
+        async with instance.pipeline(window=options.inflight) as pipeline:
+            timer.start()
+            last = time.perf_counter()
+            async for outcome in pipeline.map(itertools.repeat(spec, options.count)):
+                timer.binary_bytes += len(outcome.reply.binary) + moved
+                now = time.perf_counter()
+                timer.latencies.append(now - last)
+                last = now
+            timer.stop()
+        return timer.result()
+
+
 def _codec(options: Options) -> Measurement:
     """In-process cost of one round trip's encoding and decoding, against bare orjson."""
     from brayns_trio._codec import decode, encode
@@ -485,6 +519,10 @@ def run(options: Options) -> Measurement:
         import trio
 
         return trio.run(_brayns_trio, options)
+    if options.client == "brayns_trio_pipeline":
+        import trio
+
+        return trio.run(_brayns_trio_pipeline, options)
     if options.client == "trio_websocket":
         import trio
 
