@@ -288,12 +288,27 @@ async def _brayns_trio(options: Options) -> Measurement:
         return await _drive_trio(call, options, lambda: instance.stats.requests_sent)
 
 
+async def _unused_call(method: str, params: Any, binary: bytes) -> int:
+    raise AssertionError("the pipeline client makes its own requests")
+
+
 async def _brayns_trio_pipeline(options: Options) -> Measurement:
+    import trio
+
     import brayns_trio
 
-    if options.scenario == "pending":
-        raise SystemExit("the pipeline client has no pending scenario")
     async with brayns_trio.open_instance(options.uri) as instance:
+        if options.scenario == "pending":
+            # ``count`` unanswered requests from one pipeline: no task per request.
+            run = _Run(_unused_call, options)
+            await instance.request("get-version")
+            async with instance.pipeline(window=options.count) as pipeline:
+                run.pending_start(instance.stats.requests_sent)
+                for _ in range(options.count):
+                    await pipeline.submit("hold")
+                while not run.pending_done(instance.stats.requests_sent):  # noqa: ASYNC110
+                    await trio.sleep(0.01)
+            return run.timer.result()
         spec = _request(options)
         moved = len(spec[2])
         timer = _Timer(options)
