@@ -37,6 +37,7 @@ SERVERS_SCRIPT = HERE / "_servers.py"
 BASELINE = "trio_websocket"
 CLIENTS: dict[str, str] = {
     "brayns_trio": "brayns_trio",
+    "brayns_trio_pipeline": "brayns_trio pipeline",
     "brayns_trio_tws": "brayns_trio on trio-websocket",
     "trio_websocket": "trio-websocket (bare)",
     "websockets": "websockets-asyncio",
@@ -194,7 +195,7 @@ def scenarios(quick: bool) -> list[Scenario]:
                 depth,
                 max(small, 2 * depth) if depth > 1024 else small,
                 n(500, 100),
-                (REQ_S, CPU) if depth >= 1024 else (REQ_S,),
+                (REQ_S, CPU),
                 every,
                 {"brayns": OFFICIAL_DEADLOCK} if depth > 100 else {},
             )
@@ -209,7 +210,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             1,
             n(2_000, 500),
             n(200, 50),
-            (REQ_S, P50),
+            (REQ_S, P50, CPU),
             real,
         ),
         Scenario(
@@ -221,7 +222,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             1,
             n(5, 2),
             1,
-            (MIB_S, GROWTH),
+            (MIB_S, GROWTH, CPU),
             real,
         ),
     ]
@@ -237,7 +238,7 @@ def scenarios(quick: bool) -> list[Scenario]:
                 1,
                 count,
                 1 if size <= 512 else 0,
-                (MIB_S, GROWTH, GROWTH_X),
+                (MIB_S, GROWTH, GROWTH_X, CPU),
                 real,
                 size=size,
             )
@@ -252,7 +253,7 @@ def scenarios(quick: bool) -> list[Scenario]:
                 1,
                 count,
                 1 if payload <= MIB else 0,
-                (MIB_S, GROWTH, GROWTH_X),
+                (MIB_S, GROWTH, GROWTH_X, CPU),
                 real,
                 payload=payload,
             )
@@ -278,7 +279,13 @@ def scenarios(quick: bool) -> list[Scenario]:
             10_000,
             10,
             (PENDING,),
-            ("brayns_trio", "brayns_trio_tws", "trio_websocket", "websockets"),
+            (
+                "brayns_trio",
+                "brayns_trio_pipeline",
+                "brayns_trio_tws",
+                "trio_websocket",
+                "websockets",
+            ),
         ),
         Scenario(
             "codec",
@@ -528,7 +535,13 @@ def report(
         "- `(peak - idle RSS) / payload`: how many payload-sized buffers the client held at "
         "its peak. An upload's payload exists before the idle reading, so it is not counted.",
         "- RSS per pending request includes the waiting caller's task (a Trio task or an "
-        "asyncio task), read after a garbage collection once all requests are sent.",
+        "asyncio task), read after a garbage collection once all requests are sent; the "
+        "pipeline's requests come from one task, so its row is the cost of a request alone.",
+        "- brayns_trio pipeline: `Instance.pipeline(window=K)` and `map`, one task submitting and "
+        "receiving, K the in-flight depth (its sequential latency is the time between outcomes).",
+        "- Client CPU per request: user + system time of the client process over the timed "
+        "part, divided by the requests; for the official client it includes its own "
+        "receiving thread.",
         _codec_note(results),
         "",
         "## Per-round values",
@@ -556,10 +569,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=list(CLIENTS),
         help="clients to run (default: all)",
     )
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        metavar="KEY",
+        help="scenario keys to run (default: all): "
+        + ", ".join(scenario.key for scenario in scenarios(False)),
+    )
     options = parser.parse_args(argv)
     rounds = options.rounds or (1 if options.quick else 3)
     clients: list[str] = [c for c in CLIENTS if c in options.clients]
     plan = scenarios(options.quick)
+    if options.scenarios:
+        unknown = set(options.scenarios) - {scenario.key for scenario in plan}
+        if unknown:
+            parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+        plan = [scenario for scenario in plan if scenario.key in options.scenarios]
     started = datetime.datetime.now(datetime.UTC)
     load_before = os.getloadavg()
     start = time.monotonic()
