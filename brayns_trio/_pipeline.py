@@ -120,6 +120,7 @@ class Pipeline:
         # outcome, ready or not.
         self._queue: deque[Outcome] = deque()
         self._closed = False
+        self._last_submitter: trio.lowlevel.Task | None = None
         self._readers = trio.lowlevel.ParkingLot()
         self._submitters = trio.lowlevel.ParkingLot()
 
@@ -164,6 +165,7 @@ class Pipeline:
         self._check_open()
         call = await self._instance._new_call(method, params, binary, progress=False)
         # No checkpoint between the registration and the callback: the outcome cannot be missed.
+        self._last_submitter = trio.lowlevel.current_task()
         index = self._submitted
         outcome = Outcome(self, call, index, tag)
         call.waiter = outcome
@@ -177,14 +179,16 @@ class Pipeline:
     async def next(self) -> Outcome:
         """The next outcome: the first to complete, or the next submitted when ``ordered``.
 
-        Waits for it if needed; receiving it frees a place in the window.
+        Waits for it if needed, and for a submission (from another task) when nothing is
+        outstanding; receiving it frees a place in the window.
 
-        Error handling: ``RuntimeError`` if nothing is outstanding (every submitted request's
-        outcome was received) or the pipeline's block was left.
+        Error handling: ``RuntimeError`` once the pipeline's block was left, or when nothing is
+        outstanding and the calling task made the latest submission itself (it would wait for
+        itself forever).
         """
         while not self._ready():
             self._check_open()
-            if not self._unreceived:
+            if not self._unreceived and self._last_submitter is trio.lowlevel.current_task():
                 raise RuntimeError("nothing to receive: every submitted request was received")
             await self._readers.park()
         await trio.lowlevel.checkpoint_if_cancelled()

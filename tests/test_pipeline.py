@@ -119,10 +119,43 @@ async def test_the_window_bounds_what_is_submitted_and_not_received(
             assert (first.index, first.tag, first.result) == (0, "t0", {"n": 0})
             rest = [outcome async for outcome in pipeline]
             assert [outcome.index for outcome in rest] == [1, 2, 3]
+            assert await pipeline.submit("echo", {"n": 4}) == 4
+            assert (await pipeline.next()).result == {"n": 4}
+            # This task made the latest submission and received it: waiting would be forever.
             with pytest.raises(RuntimeError, match="nothing to receive"):
                 await pipeline.next()
     # The server answers one at a time: the fourth request left once the first was received.
-    assert received == [(start, 0), (start + 1, 1), (start + 2, 2), (start + 10, 3)]
+    assert received == [
+        (start, 0),
+        (start + 1, 1),
+        (start + 2, 2),
+        (start + 10, 3),
+        (start + 11, 4),
+    ]
+
+
+async def test_a_consumer_task_waits_for_a_producer_task() -> None:
+    async def handler(ws: WS) -> None:
+        await _reverse_batches(ws, 1)
+
+    async with (
+        connected(handler, settings=NO_PROBE) as (_peer, instance),
+        instance.pipeline(window=2, ordered=True) as pipeline,
+    ):
+        received: list[Any] = []
+
+        async def produce() -> None:
+            for n in range(5):
+                assert await pipeline.submit("echo", [n], tag=n) == n
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(produce)
+            # Nothing submitted yet: the consumer waits for the producer, not an error.
+            for _ in range(5):
+                outcome = await pipeline.next()
+                received.append((outcome.tag, outcome.result))
+        assert received == [(n, [n]) for n in range(5)]
+        assert pipeline.unreceived == 0
 
 
 async def test_a_lost_link_gives_each_request_one_outcome(
