@@ -15,8 +15,8 @@ Clients:
 - ``websockets``: the same on websockets' asyncio API, with futures;
 - ``brayns``: the official synchronous client (``brayns.Connector(uri).connect()``), pipelining
   with a sliding window of ``task()`` futures;
-- ``ceiling``: a raw websockets-asyncio client sending one pre-encoded frame again and again and
-  counting replies without decoding them: what the echo server itself can do.
+- ``ceiling``: a blocking socket sending one pre-built masked frame again and again and counting
+  replies from their frame headers without decoding them: what the echo server itself can do.
 
 The bare clients use orjson (like brayns_trio) and brayns_trio's buffer sizes (256 KiB reads,
 1 GiB messages), so a ratio against them measures the library, not a codec or a setting. Every
@@ -465,36 +465,91 @@ async def _websockets(options: Options) -> Measurement:
             read.cancel()
 
 
-async def _ceiling(options: Options) -> Measurement:
+def _ceiling(options: Options) -> Measurement:
+    """A blocking socket resending one pre-built masked frame; replies are counted from their
+    frame headers, never decoded: about what the echo server itself can answer."""
+    import base64
+    import socket
+
     method, params, _ = _request(options)
-    frame = _encode(1, method, params)
-    async with _websockets_connect(options) as ws:
+    text = orjson.dumps({"id": 1, "jsonrpc": "2.0", "method": method, "params": params})
+    assert len(text) < 126, "the ceiling client sends small frames only"
+    key = b"\x01\x02\x03\x04"
+    frame = (
+        bytes((0x81, 0x80 | len(text))) + key + bytes(b ^ key[i % 4] for i, b in enumerate(text))
+    )
+    host, port = options.uri.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    nonce = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET / HTTP/1.1\r\nHost: {options.uri}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {nonce}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        buffer += sock.recv(65536)
+    buffer = buffer[buffer.index(b"\r\n\r\n") + 4 :]
+
+    def replies(wanted: int) -> None:
+        """Read until ``wanted`` whole reply frames came."""
+        nonlocal buffer
+        while wanted:
+            position = 0
+            while len(buffer) - position >= 2:
+                size = buffer[position + 1] & 0x7F
+                start = position + 2
+                if size == 126:
+                    if len(buffer) - start < 2:
+                        break
+                    size = int.from_bytes(buffer[start : start + 2], "big")
+                    start += 2
+                elif size == 127:
+                    if len(buffer) - start < 8:
+                        break
+                    size = int.from_bytes(buffer[start : start + 8], "big")
+                    start += 8
+                if start + size > len(buffer) or not wanted:
+                    break
+                position = start + size
+                wanted -= 1
+            buffer = buffer[position:]
+            if wanted:
+                buffer += sock.recv(256 * 1024)
+
+    try:
         timer = _Timer(options)
         for _ in range(options.warmup):
-            await ws.send(frame)
-            await ws.recv()
+            sock.sendall(frame)
+            replies(1)
         if options.inflight == 1:
             timer.start()
             for _ in range(options.count):
                 start = time.perf_counter()
-                await ws.send(frame)
-                await ws.recv()
+                sock.sendall(frame)
+                replies(1)
                 timer.latencies.append(time.perf_counter() - start)
             timer.stop()
             return timer.result()
-        # Keep `inflight` frames outstanding with no task switch: a burst, then one frame sent
-        # for each reply read.
+        # Keep `inflight` frames outstanding: a burst, then as many frames as replies came.
         timer.start()
-        for _ in range(min(options.inflight, options.count)):
-            await ws.send(frame)
         sent = min(options.inflight, options.count)
-        for _ in range(options.count):
-            await ws.recv()
-            if sent < options.count:
-                await ws.send(frame)
-                sent += 1
+        sock.sendall(frame * sent)
+        answered = 0
+        step = max(1, options.inflight // 4)
+        while answered < options.count:
+            batch = min(step, sent - answered)
+            replies(batch)
+            answered += batch
+            more = min(batch, options.count - sent)
+            if more:
+                sock.sendall(frame * more)
+                sent += more
         timer.stop()
         return timer.result()
+    finally:
+        sock.close()
 
 
 def _brayns(options: Options) -> Measurement:
@@ -545,7 +600,7 @@ def run(options: Options) -> Measurement:
     if options.client == "websockets":
         return asyncio.run(_websockets(options))
     if options.client == "ceiling":
-        return asyncio.run(_ceiling(options))
+        return _ceiling(options)
     return _brayns(options)
 
 
