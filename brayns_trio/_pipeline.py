@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ._messages import Reply
-from ._protocol import Call, CallState
+from ._protocol import Call
 
 if TYPE_CHECKING:
     from ._instance import Instance
@@ -38,11 +38,10 @@ class Outcome:
         tag: what was given to :meth:`Pipeline.submit` (``None`` by default).
     """
 
-    __slots__ = ("_call", "_pipeline", "id", "index", "method", "outcome", "tag")
+    __slots__ = ("_pipeline", "id", "index", "method", "outcome", "tag")
 
     def __init__(self, pipeline: Pipeline, call: Call, index: int, tag: Any) -> None:
         self._pipeline: Pipeline | None = pipeline
-        self._call: Call | None = call
         self.index = index
         self.method = call.method
         assert call.id is not None
@@ -53,7 +52,7 @@ class Outcome:
     def __call__(self, call: Call) -> None:
         # The completion callback, run by the task that gave the call its outcome.
         pipeline = self._pipeline
-        self._pipeline = self._call = None
+        self._pipeline = None
         self.outcome = call.outcome
         if pipeline is not None:
             pipeline._completed(self)
@@ -115,7 +114,7 @@ class Pipeline:
         self.ordered = ordered
         self._submitted = 0
         self._unreceived = 0  # submitted and not yet returned by next()
-        self._pending: dict[int, Outcome] = {}  # by index: no outcome yet
+        self._pending = 0  # submitted and without an outcome
         # Completion order: outcomes ready to be received. Submission order: every unreceived
         # outcome, ready or not.
         self._queue: deque[Outcome] = deque()
@@ -127,7 +126,7 @@ class Pipeline:
     @property
     def pending(self) -> int:
         """Requests submitted that have no outcome yet."""
-        return len(self._pending)
+        return self._pending
 
     @property
     def unreceived(self) -> int:
@@ -163,15 +162,19 @@ class Pipeline:
             self._check_open()
             await self._submitters.park()
         self._check_open()
-        call = await self._instance._new_call(method, params, binary, progress=False)
-        # No checkpoint between the registration and the callback: the outcome cannot be missed.
+        return self._track(
+            await self._instance._new_call(method, params, binary, progress=False), tag
+        )
+
+    def _track(self, call: Call, tag: Any) -> int:
+        # No checkpoint between the call's registration and this: its outcome cannot be missed.
         self._last_submitter = trio.lowlevel.current_task()
         index = self._submitted
         outcome = Outcome(self, call, index, tag)
         call.waiter = outcome
         self._submitted = index + 1
         self._unreceived += 1
-        self._pending[index] = outcome
+        self._pending += 1
         if self.ordered:
             self._queue.append(outcome)
         return index
@@ -211,16 +214,22 @@ class Pipeline:
         """
         source = iter(requests)
         exhausted = False
+        new_call = self._instance._new_call
         while True:
             while not exhausted and self._unreceived < self.window:
                 spec = next(source, None)
                 if spec is None:
                     exhausted = True
                     break
+                self._check_open()
+                # As submit() does, without a coroutine of its own: the window has room.
                 if isinstance(spec, str):
-                    await self.submit(spec)
+                    call = await new_call(spec, None, b"", progress=False)
+                elif len(spec) == 2:
+                    call = await new_call(spec[0], spec[1], b"", progress=False)
                 else:
-                    await self.submit(*spec)
+                    call = await new_call(*spec, progress=False)
+                self._track(call, None)
             if not self._unreceived:
                 return
             yield await self.next()
@@ -236,7 +245,7 @@ class Pipeline:
     # -- the instance's side ---------------------------------------------------------------
 
     def _completed(self, outcome: Outcome) -> None:
-        del self._pending[outcome.index]
+        self._pending -= 1
         if not self.ordered:
             self._queue.append(outcome)
         elif self._queue[0] is not outcome:
@@ -253,16 +262,21 @@ class Pipeline:
         whoever still waits on the pipeline."""
         self._closed = True
         instance = self._instance
-        for outcome in self._pending.values():
-            call = outcome._call
-            outcome._call = outcome._pipeline = None
-            if call is not None and call.state is not CallState.DONE:
-                call.waiter = None
-                instance._abandon(call)
+        # Calls are registered at once (queued or sent), so every pending one is in the table.
+        mine = [
+            call
+            for call in instance._session.pending.values()
+            if type(call.waiter) is Outcome and call.waiter._pipeline is self
+        ]
+        for call in mine:
+            outcome = call.waiter
+            assert type(outcome) is Outcome
+            call.waiter = outcome._pipeline = None
+            instance._abandon(call)
             outcome.outcome = RuntimeError(
                 f"request {outcome.id} was abandoned: its pipeline block was left"
             )
-        self._pending.clear()
+        self._pending = 0
         self._queue.clear()
         self._readers.unpark_all()
         self._submitters.unpark_all()

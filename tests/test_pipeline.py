@@ -63,6 +63,20 @@ async def test_map_gives_each_request_its_outcome_from_the_fake_server() -> None
     assert len({outcome.id for outcome in outcomes}) == 60
 
 
+async def test_map_sends_binary_payloads() -> None:
+    obj = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
+    params = {"type": "obj", "loader_name": "mesh", "loader_properties": {}}
+    async with (
+        open_fake_server() as server,
+        brayns_trio.open_instance("fake:5000", connector=server.open_memory_stream) as instance,
+        instance.pipeline(window=2, ordered=True) as pipeline,
+    ):
+        requests: list[RequestSpec] = [("upload-model", params, obj)] * 3
+        models = [outcome.result async for outcome in pipeline.map(requests)]
+        assert [model[0]["info"]["load_info"]["source"] for model in models] == ["from_blob"] * 3
+        assert len({model[0]["model_id"] for model in models}) == 3
+
+
 async def _reverse_batches(ws: WS, size: int) -> None:
     """Answer each batch of ``size`` requests in reverse order, echoing params."""
     while True:
