@@ -320,6 +320,8 @@ async def _brayns_trio_pipeline(options: Options) -> Measurement:
             last = time.perf_counter()
             async for outcome in pipeline.map(itertools.repeat(spec, options.count)):
                 timer.binary_bytes += len(outcome.reply.binary) + moved
+                # The loop variable would keep this reply while the next one is received.
+                del outcome
                 now = time.perf_counter()
                 timer.latencies.append(now - last)
                 last = now

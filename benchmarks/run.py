@@ -475,6 +475,25 @@ def _codec_note(results: Results) -> str:
     )
 
 
+def _pipeline_note(results: Results) -> str:
+    """The pipeline's share of the echo ceiling and its ratio to websockets-asyncio."""
+    parts = []
+    for depth in (128, 1024):
+        key = f"pipe{depth}"
+        ours = _median(results, key, "brayns_trio_pipeline", REQ_S)
+        ceiling = _median(results, key, "ceiling", REQ_S)
+        asyncio_client = _median(results, key, "websockets", REQ_S)
+        if ours is None or ceiling is None or asyncio_client is None:
+            continue
+        parts.append(
+            f"at {depth:,} in flight {ours / ceiling:.0%} of the echo ceiling and "
+            f"{ours / asyncio_client:.2f}x websockets-asyncio"
+        )
+    if not parts:
+        return "- The pipeline rows were not measured in this run."
+    return "- brayns_trio pipeline: " + "; ".join(parts) + "."
+
+
 def report(
     plan: Sequence[Scenario],
     results: Results,
@@ -517,9 +536,9 @@ def report(
         "trio-websocket client's median. Higher is better for req/s and MiB/s; lower is better "
         "for latency, client CPU (user + system time of the client process per request) and "
         "memory (peak RSS: the client process's `ru_maxrss`; idle RSS: once connected, before "
-        "the first request). The echo ceiling is a raw "
-        "websockets-asyncio client resending one pre-encoded frame without decoding replies: "
-        "about what the echo server itself can answer.",
+        "the first request). The echo ceiling is a blocking socket resending one pre-built "
+        "frame and counting replies from their headers, without decoding them: about what the "
+        "echo server itself can answer.",
         "",
         *_table(plan, results, clients, median_cell),
         "",
@@ -543,6 +562,7 @@ def report(
         "part, divided by the requests; for the official client it includes its own "
         "receiving thread.",
         _codec_note(results),
+        _pipeline_note(results),
         "",
         "## Per-round values",
         "",
