@@ -63,7 +63,8 @@ _NOTHING = Encoded(False, (), 0)
 class Call:
     """One request (or notification, ``id`` ``None``) and everything known about it.
 
-    ``waiter`` belongs to the I/O layer (the task parked on this call); the session never reads it.
+    ``waiter`` belongs to the I/O layer (the task parked on this call, or a completion callback);
+    the session never reads it.
     """
 
     id: int | None
