@@ -27,6 +27,8 @@ from ._instance import Task as Task
 from ._instance import open_instance as open_instance
 from ._messages import Progress as Progress
 from ._messages import Reply as Reply
+from ._pipeline import Outcome as Outcome
+from ._pipeline import Pipeline as Pipeline
 from ._settings import FirstConnect as FirstConnect
 from ._settings import Settings as Settings
 from ._version import SUPPORTED_VERSION as SUPPORTED_VERSION
@@ -51,7 +53,9 @@ __all__ = [
     "InstanceClosed",
     "Journal",
     "JsonRpcError",
+    "Outcome",
     "OutcomeUnknown",
+    "Pipeline",
     "Pool",
     "Progress",
     "ProtocolError",

@@ -212,7 +212,8 @@ def decode(
 
     ``binary`` says which kind of frame it came in; by default a ``str`` is a text frame and
     bytes a binary one. A text frame's UTF-8 bytes are parsed as they are, never decoded to
-    ``str`` first.
+    ``str`` first. A binary frame given as a ``bytearray`` is taken over: the reply's ``binary``
+    is that buffer with its JSON head removed in place (no copy of the payload).
 
     Error handling: :class:`RemoteProtocolError` for anything that is not a well-formed Brayns
     reply, error or progress message.
@@ -238,13 +239,17 @@ def decode(
         raise RemoteProtocolError(
             f"binary frame announces {size} bytes of JSON but holds {len(frame) - 4}"
         )
-    view = memoryview(frame)
-    message = _load(view[_HEADER.size : end])
+    with memoryview(frame) as view, view[_HEADER.size : end] as document:
+        message = _load(document)
     # Brayns sends only successful replies in binary frames; a peer that sends more is broken.
     if "result" not in message or "error" in message:
         raise RemoteProtocolError(f"binary frame is not a reply: {message!r:.200}")
-    # One copy of the payload (from a bytearray the transport filled, or a bytes slice).
-    return Reply(_check_id(message.get("id"), "reply"), message["result"], bytes(view[end:]))
+    if type(frame) is bytearray:
+        # The buffer the frame was received into becomes the payload: deleting its head only
+        # moves the buffer's start, so a large reply costs its payload once, not twice.
+        del frame[:end]
+        return Reply(_check_id(message.get("id"), "reply"), message["result"], frame)
+    return Reply(_check_id(message.get("id"), "reply"), message["result"], frame[end:])
 
 
 def _load(document: str | bytes | bytearray | memoryview) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from ._errors import (
 from ._framing import Message, SizeGuard
 from ._messages import Progress, Reply
 from ._methods import method_table
+from ._pipeline import Pipeline
 from ._protocol import Call, CallState, Session
 from ._settings import FirstConnect, Settings
 from ._transport import (
@@ -356,6 +357,26 @@ class Instance:
                 )
                 self._wake(call)
 
+    @asynccontextmanager
+    async def pipeline(
+        self, window: int = 256, *, ordered: bool = False
+    ) -> AsyncIterator[Pipeline]:
+        """Many requests from one task, without a task per request: see :class:`Pipeline`.
+
+        ``async with instance.pipeline(window=256) as pipeline:`` then
+        ``async for outcome in pipeline.map(requests):``. At most ``window`` requests are
+        submitted and not yet received; outcomes come as they complete, or in submission order
+        when ``ordered``. Leaving the block abandons whatever is still pending (as cancelling
+        :meth:`execute` does: a ``cancel`` is sent for sent asynchronous methods).
+
+        Error handling: ``ValueError`` for a window that is not a positive integer.
+        """
+        pipeline = Pipeline(self, window, ordered)
+        try:
+            yield pipeline
+        finally:
+            pipeline._close()
+
     # -- calls --------------------------------------------------------------------------------
 
     def _is_hook(self) -> bool:
@@ -459,17 +480,18 @@ class Instance:
     async def _outcome(self, call: Call) -> Reply | BaseException | None:
         """Park until ``call`` is done (a notification: sent); cancelling abandons it."""
         call.waiter = trio.lowlevel.current_task()
-
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            call.waiter = None
-            self._abandon(call)
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
+        await trio.lowlevel.wait_task_rescheduled(_AbortWait(self, call))
         return call.outcome
 
     async def _wait(self, call: Call) -> Reply:
-        outcome = await self._outcome(call)
+        """:meth:`_outcome`, then the reply or its error raised.
+
+        Parks by itself rather than through :meth:`_outcome`, with a two-slot abort object rather
+        than a closure: a pending request keeps its caller's coroutines and abort function, so
+        each byte saved there is saved per request."""
+        call.waiter = trio.lowlevel.current_task()
+        await trio.lowlevel.wait_task_rescheduled(_AbortWait(self, call))
+        outcome = call.outcome
         if type(outcome) is Reply:
             return outcome
         assert isinstance(outcome, BaseException)
@@ -485,11 +507,17 @@ class Instance:
     @staticmethod
     def _wake(call: Call) -> None:
         waiter = call.waiter
-        if type(waiter) is trio.lowlevel.ParkingLot:
-            waiter.unpark_all()  # a task's followers: they stay parked there
-        elif waiter is not None:
+        if waiter is None:
+            return
+        kind = type(waiter)
+        if kind is trio.lowlevel.Task:
             call.waiter = None
             trio.lowlevel.reschedule(waiter)
+        elif kind is trio.lowlevel.ParkingLot:
+            waiter.unpark_all()  # a task's followers: they stay parked there
+        else:
+            call.waiter = None
+            waiter(call)  # a completion callback (a pipeline's)
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -912,6 +940,21 @@ class Instance:
                 f"no sign of life for {interval + timeout:.1f} s: no message from the server "
                 "and no bytes moving (probe unanswered)"
             )
+
+
+class _AbortWait:
+    """A parked caller's abort function: cancelling it abandons its call."""
+
+    __slots__ = ("call", "instance")
+
+    def __init__(self, instance: Instance, call: Call) -> None:
+        self.instance = instance
+        self.call = call
+
+    def __call__(self, _: Any) -> trio.lowlevel.Abort:
+        self.call.waiter = None
+        self.instance._abandon(self.call)
+        return trio.lowlevel.Abort.SUCCEEDED
 
 
 @attrs.define(eq=False)

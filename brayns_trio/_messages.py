@@ -43,12 +43,13 @@ class Reply:
         id: the id of the request it answers.
         result: the decoded JSON ``result`` (``None`` for methods without a result).
         binary: the payload of a binary reply (an encoded image for ``snapshot`` and
-            ``render-image``), empty for a text reply.
+            ``render-image``), empty for a text reply. A ``bytearray`` when it is the buffer
+            the payload was received into (handed over without a copy), else ``bytes``.
     """
 
     id: RequestId
     result: Any = None
-    binary: bytes = attrs.field(default=b"", repr=lambda b: f"<{len(b)} bytes>")
+    binary: bytes | bytearray = attrs.field(default=b"", repr=lambda b: f"<{len(b)} bytes>")
 
 
 @attrs.frozen(slots=True)

@@ -272,7 +272,7 @@ def _writable(output: str) -> None:
         raise UsageError(f"cannot write {output}: permission denied")
 
 
-async def _write_output(output: str, data: bytes) -> None:
+async def _write_output(output: str, data: bytes | bytearray) -> None:
     """Write ``data`` to the file ``output``, or to stdout for ``-``."""
     if output == "-":
         sys.stdout.flush()
@@ -349,7 +349,7 @@ def _image_format(output: str, requested: str | None) -> str:
 _JPEG_FRAMES = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
-def _image_info(data: bytes) -> tuple[str, int, int] | None:
+def _image_info(data: bytes | bytearray) -> tuple[str, int, int] | None:
     """The format, width and height of a PNG or JPEG image; ``None`` for anything else."""
     if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
         return "png", int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")

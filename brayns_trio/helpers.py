@@ -402,7 +402,7 @@ async def snapshot(
     )
     reply = await _run_task(instance, "snapshot", api.to_json(params), b"", on_progress)
     buffer = api.from_json(reply.result, api.SnapshotResult, "snapshot").color_buffer
-    return reply.binary[buffer.offset : buffer.offset + buffer.size]
+    return bytes(memoryview(reply.binary)[buffer.offset : buffer.offset + buffer.size])
 
 
 async def save_snapshot(
@@ -471,7 +471,7 @@ async def render_frames(
     for view in views:
         await api.set_camera_view(instance, view)
         frame = await api.render_image(instance, params)
-        yield frame.binary
+        yield bytes(frame.binary)  # the same object when it is bytes already
 
 
 # -- camera -----------------------------------------------------------------------------------

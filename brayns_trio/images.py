@@ -150,7 +150,7 @@ def _resolution(value: Resolution | Sequence[SupportsIndex]) -> Resolution:
     return value if isinstance(value, Resolution) else Resolution.of(value)
 
 
-async def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
+async def write_atomically(path: str | os.PathLike[str], data: bytes | bytearray) -> None:
     """Write ``data`` to a local file so that it is either absent, as it was, or complete: a
     temporary file in the same folder, flushed to disk, then renamed over ``path``.
 
@@ -253,7 +253,7 @@ class Snapshot:
         params = api.to_json(self.params(image_format))
         reply = await _run_task(instance, "snapshot", params, b"", on_progress)
         buffer = api.from_json(reply.result, api.SnapshotResult, "snapshot").color_buffer
-        return reply.binary[buffer.offset : buffer.offset + buffer.size]
+        return bytes(memoryview(reply.binary)[buffer.offset : buffer.offset + buffer.size])
 
     async def save(
         self,
@@ -357,7 +357,7 @@ def _info(result: api.BinaryResult[api.RenderImageResult]) -> ImageInfo:
     return ImageInfo(
         accumulation=result.result.accumulation,
         max_accumulation=result.result.max_accumulation,
-        data=result.binary,
+        data=bytes(result.binary),
     )
 
 
@@ -417,7 +417,7 @@ class GBufferExporter:
         """
         params = api.to_json(self.params())
         reply = await _run_task(instance, "export-gbuffers", params, b"", on_progress)
-        return reply.binary
+        return bytes(reply.binary)
 
     async def save(
         self,

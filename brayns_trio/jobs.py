@@ -102,7 +102,7 @@ class SequenceReport:
     elapsed: float
 
 
-async def write_atomically(path: Path, data: bytes) -> None:
+async def write_atomically(path: Path, data: bytes | bytearray) -> None:
     """Write ``data`` to ``path`` through a temporary file renamed into place."""
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
     await trio.Path(partial).write_bytes(data)

@@ -141,7 +141,7 @@ def state_of(instance: BlockingInstance) -> State:
     return instance.state
 
 
-def png_size(data: bytes) -> tuple[int, int]:
+def png_size(data: bytes | bytearray) -> tuple[int, int]:
     assert data.startswith(PNG_MAGIC)
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 

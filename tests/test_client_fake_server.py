@@ -204,7 +204,7 @@ async def test_tls_over_tcp_with_a_generated_ca() -> None:
 
 def test_png_is_valid() -> None:
     # Decoding the IDAT stream proves the bytes are a real PNG, not just a magic number.
-    async def fetch() -> bytes:
+    async def fetch() -> bytes | bytearray:
         async with (
             open_fake_server() as server,
             brayns_trio.open_instance("fake:5000", connector=server.open_memory_stream) as instance,

@@ -206,8 +206,14 @@ def test_text_frame_given_as_utf8_bytes() -> None:
         decode(b'{"id":1,"result":"\xff"}', False)  # not UTF-8
 
 
-def test_binary_reply_from_a_bytearray_gives_bytes() -> None:
+def test_binary_reply_from_a_bytearray_takes_the_buffer_over() -> None:
+    # The transport's receive buffer becomes the payload, its JSON head removed in place: a
+    # large reply is never copied. From bytes, the payload is a bytes slice.
     frame = bytearray(binary_frame({"id": 2, "jsonrpc": "2.0", "result": None}, b"payload"))
     decoded = decode(frame, True)
-    assert decoded == Reply(2, None, b"payload")
-    assert type(decoded.binary) is bytes
+    assert decoded == Reply(2, None, bytearray(b"payload"))
+    assert decoded.binary is frame
+    assert frame == b"payload"
+    from_bytes = decode(bytes(binary_frame({"id": 3, "result": 1}, b"xy")), True)
+    assert from_bytes == Reply(3, 1, b"xy")
+    assert type(from_bytes.binary) is bytes

@@ -69,7 +69,7 @@ async def fake_plugins() -> AsyncIterator[Fake]:
         yield Fake(server, instance)
 
 
-def png_size(data: bytes) -> tuple[int, int]:
+def png_size(data: bytes | bytearray) -> tuple[int, int]:
     assert data.startswith(PNG_MAGIC)
     width, height = struct.unpack(">II", data[16:24])
     return width, height

@@ -34,7 +34,7 @@ class BinaryResult(Generic[T]):
     """
 
     result: T
-    binary: bytes
+    binary: bytes | bytearray
 
 
 @attrs.frozen(kw_only=True)
