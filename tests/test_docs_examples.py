@@ -78,6 +78,15 @@ def test_example_is_a_program_without_blocking_calls_in_async_code(where: str, c
         for node in ast.walk(function):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 assert node.func.id not in ("open", "input"), f"{where}: blocking {node.func.id}()"
+            if (  # pathlib.Path(...).write_text() and the like: trio.Path(...) is awaited
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("read_text", "read_bytes", "write_text", "write_bytes")
+                and isinstance(node.func.value, ast.Call)
+                and isinstance(node.func.value.func, ast.Name)
+                and node.func.value.func.id == "Path"
+            ):
+                raise AssertionError(f"{where}: blocking Path(...).{node.func.attr}()")
     connects = any(call in code for call in ("open_instance(", "blocking.connect", "open_pool("))
     if connects and "open_fake_server" not in code:
         assert URI in code or SEVERAL_URIS.search(code), (
