@@ -644,32 +644,6 @@ def test_blocking_instance_repr_and_types(fake: ThreadedServer) -> None:
     assert brayns_trio.blocking.connect is connect
 
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "blocking.md"
-
-
-def doc_examples() -> list[str]:
-    if not DOCS.exists():  # an installed copy of the tests, without the docs
-        return []
-    blocks = DOCS.read_text(encoding="utf-8").split("```python\n")[1:]
-    return [block.split("```", 1)[0] for block in blocks]
-
-
-@pytest.mark.parametrize("example", doc_examples())
-def test_docs_examples_run_as_written(fake: ThreadedServer, tmp_path: Path, example: str) -> None:
-    assert "localhost:5000" in example
-    path = tmp_path / "example.py"
-    path.write_text(example.replace("localhost:5000", fake.uri))
-    done = subprocess.run(
-        [sys.executable, str(path)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-
-
 # -- the static types of the namespaces -----------------------------------------------------------
 
 GENERATOR_PATH = Path(__file__).resolve().parent.parent / "scripts" / "generate_blocking.py"
