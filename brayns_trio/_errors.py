@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._messages import RequestId
+
 __all__ = [
     "BraynsConnectionError",
     "BraynsError",
@@ -39,8 +41,6 @@ __all__ = [
     "TaskCancelledError",
     "VersionError",
 ]
-
-RequestId = int | str
 
 
 class BraynsError(Exception):

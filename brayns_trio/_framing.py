@@ -39,12 +39,13 @@ __all__ = [
     "encode_frame_chunks",
 ]
 
-OP_CONTINUATION = 0x0
-OP_TEXT = 0x1
-OP_BINARY = 0x2
-OP_CLOSE = 0x8
-OP_PING = 0x9
-OP_PONG = 0xA
+# The opcodes, re-exported for the transport.
+from ._opcodes import OP_BINARY as OP_BINARY
+from ._opcodes import OP_CLOSE as OP_CLOSE
+from ._opcodes import OP_CONTINUATION as OP_CONTINUATION
+from ._opcodes import OP_PING as OP_PING
+from ._opcodes import OP_PONG as OP_PONG
+from ._opcodes import OP_TEXT as OP_TEXT
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _U16 = struct.Struct("!H")

@@ -34,7 +34,7 @@ from ._errors import (
     RequestNotSent,
 )
 from ._framing import Message
-from ._messages import Progress, Reply
+from ._messages import Progress, Reply, unwrap_outcome
 from ._methods import method_table
 from ._protocol import Call, CallState, Session
 from ._settings import FirstConnect, Settings
@@ -274,9 +274,7 @@ class Instance:
         await self._wait_for_room(request=False)
         call = self._session.notification(method, params, payload, priority=self._is_hook())
         self._outbox_ready.set()
-        outcome = await self._outcome(call)
-        if isinstance(outcome, BaseException):
-            raise outcome
+        unwrap_outcome(await self._outcome(call))
 
     @asynccontextmanager
     async def task(
@@ -416,11 +414,9 @@ class Instance:
         return call.outcome
 
     async def _wait(self, call: Call) -> Reply:
-        outcome = await self._outcome(call)
-        if type(outcome) is Reply:
-            return outcome
-        assert isinstance(outcome, BaseException)
-        raise outcome
+        reply = unwrap_outcome(await self._outcome(call))
+        assert reply is not None
+        return reply
 
     async def _park(self, call: Call) -> None:
         """Wait for any change of ``call`` (progress or outcome) without abandoning it."""
@@ -845,11 +841,9 @@ class Task:
                 await self._instance._park(call)
         else:
             await trio.lowlevel.checkpoint()
-        outcome = call.outcome
-        if type(outcome) is Reply:
-            return outcome
-        assert isinstance(outcome, BaseException)
-        raise outcome
+        reply = unwrap_outcome(call.outcome)
+        assert reply is not None
+        return reply
 
     def progress(self) -> _ProgressIterator:
         """Iterate over progress messages until the request has its outcome.

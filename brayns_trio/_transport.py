@@ -7,7 +7,6 @@ Every exception trio, trio-websocket, ``ssl`` or the OS raises while connecting 
 from __future__ import annotations
 
 import ipaddress
-import logging
 import re
 import socket
 import ssl
@@ -47,8 +46,6 @@ __all__ = [
     "parse_uri",
 ]
 
-logger = logging.getLogger("brayns_trio.transport")
-
 Connector = Callable[[], Awaitable[trio.abc.Stream]]
 """An async callable returning a connected byte stream (TLS included when wanted).
 
@@ -65,9 +62,14 @@ class Endpoint:
     resource: str = "/"
 
     @property
-    def url(self) -> str:
+    def authority(self) -> str:
+        """``host:port``, an IPv6 host in brackets (``[::1]:5000``): URL and ``Host`` header."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{'wss' if self.secure else 'ws'}://{host}:{self.port}{self.resource}"
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{'wss' if self.secure else 'ws'}://{self.authority}{self.resource}"
 
 
 def parse_uri(uri: str, *, secure: bool = False) -> Endpoint:
@@ -279,7 +281,7 @@ async def connect_native(
 
     Error handling: :class:`ConnectError` if the server rejects or breaks the handshake.
     """
-    handshake = ClientHandshake(_host_header(endpoint), endpoint.resource)
+    handshake = ClientHandshake(endpoint.authority, endpoint.resource)
     try:
         await stream.send_all(handshake.request())
         while True:
@@ -325,11 +327,6 @@ class TrioWebSocket:
             raise LinkClosed(f"the connection closed ({error.reason})") from None
 
 
-def _host_header(endpoint: Endpoint) -> str:
-    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
-    return f"{host}:{endpoint.port}"
-
-
 async def connect_trio_websocket(
     nursery: trio.Nursery, stream: trio.abc.Stream, endpoint: Endpoint, settings: Settings
 ) -> TrioWebSocket:
@@ -345,7 +342,7 @@ async def connect_trio_websocket(
         connection = await trio_websocket.wrap_client_stream(
             nursery,
             stream,  # type: ignore[arg-type]  # any trio Stream works
-            _host_header(endpoint),
+            endpoint.authority,
             endpoint.resource,
             max_message_size=settings.max_message_size,
             receive_buffer_size=settings.receive_buffer_size,
