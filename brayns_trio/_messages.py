@@ -47,7 +47,7 @@ class Reply:
     """
 
     id: RequestId
-    result: Any = None
+    result: Any
     binary: bytes = attrs.field(default=b"", repr=lambda b: f"<{len(b)} bytes>")
 
 
