@@ -49,6 +49,7 @@ from ._transport import (
     parse_uri,
 )
 from ._validation import check_params
+from ._version import check_version
 
 __all__ = ["Instance", "State", "StateChange", "Stats", "Task", "open_instance"]
 
@@ -650,8 +651,6 @@ class Instance:
         self._hook_task = trio.lowlevel.current_task()
         try:
             if self.settings.check_version:
-                from ._version import check_version
-
                 await check_version(self)
             if self._on_connect is not None:
                 await self._on_connect(self)

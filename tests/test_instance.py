@@ -6,14 +6,18 @@ Time-based behaviour runs under the autojump clock and asserts exact virtual tim
 from __future__ import annotations
 
 import array
+import ast
 import contextlib
 import itertools
 import logging
 import math
 import random
+import typing
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 import trio
@@ -32,6 +36,8 @@ from brayns_trio import (
     Settings,
     State,
     TaskCancelledError,
+    _version,
+    api,
 )
 
 from .peer import ScriptedPeer, connected, echo_version, reply
@@ -94,6 +100,23 @@ async def test_check_version_mismatch() -> None:
         with pytest.raises(brayns_trio.VersionError) as info:
             await brayns_trio.check_version(instance, brayns_trio.Version(3, 9, 0))
         assert str(info.value.remote) == "3.10.1"
+
+
+def test_version_is_the_get_version_result_ordered_by_release() -> None:
+    def fields(cls: type) -> list[tuple[str, Any]]:
+        hints = typing.get_type_hints(cls)
+        return [(field.name, hints[field.name]) for field in attrs.fields(cls)]
+
+    assert fields(brayns_trio.Version) == fields(api.VersionMessage)
+    assert brayns_trio.Version(3, 9, 9, "b") < brayns_trio.Version(3, 10, 0, "a")
+    # The version module needs no Instance: the instance imports it, never the other way round.
+    source = Path(_version.__file__).read_text("utf-8")
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.module is not None
+    }
+    assert "_instance" not in imported
 
 
 async def test_thousand_concurrent_requests_from_hundred_tasks() -> None:
