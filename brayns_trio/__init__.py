@@ -13,6 +13,7 @@ from ._errors import ConnectError as ConnectError
 from ._errors import ConnectionLost as ConnectionLost
 from ._errors import InstanceClosed as InstanceClosed
 from ._errors import JsonRpcError as JsonRpcError
+from ._errors import LocalProtocolError as LocalProtocolError
 from ._errors import OutcomeUnknown as OutcomeUnknown
 from ._errors import ProtocolError as ProtocolError
 from ._errors import RemoteProtocolError as RemoteProtocolError
@@ -47,6 +48,7 @@ __all__ = [
     "Instance",
     "InstanceClosed",
     "JsonRpcError",
+    "LocalProtocolError",
     "OutcomeUnknown",
     "Progress",
     "ProtocolError",

@@ -15,12 +15,11 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import attrs
-import h11
 import trio
 import trio_websocket
 
 from ._codec import Encoded
-from ._errors import ConnectError, os_error_text
+from ._errors import ConnectError, LocalProtocolError, RemoteProtocolError, os_error_text
 from ._framing import (
     BIG_FRAME,
     CHUNK,
@@ -289,11 +288,11 @@ async def connect_native(
             first = handshake.receive(data)
             if first is not None:
                 break
-    except ConnectError as error:
+    except RemoteProtocolError as error:
         raise ConnectError(f"WebSocket handshake with {endpoint.url} failed: {error}") from None
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
         raise ConnectError(f"WebSocket handshake with {endpoint.url} failed: {error}") from error
-    except h11.LocalProtocolError as error:  # a Host header h11 refuses to send
+    except LocalProtocolError as error:  # a Host header h11 refuses to send
         message = f"cannot send a WebSocket handshake to {endpoint.url}: {error}"
         raise ConnectError(message) from None
     decoder = FrameDecoder(settings.max_message_size)
