@@ -13,6 +13,7 @@ from ._errors import ConnectError as ConnectError
 from ._errors import ConnectionLost as ConnectionLost
 from ._errors import InstanceClosed as InstanceClosed
 from ._errors import JsonRpcError as JsonRpcError
+from ._errors import LocalProtocolError as LocalProtocolError
 from ._errors import OutcomeUnknown as OutcomeUnknown
 from ._errors import ProtocolError as ProtocolError
 from ._errors import RemoteProtocolError as RemoteProtocolError
@@ -53,6 +54,7 @@ __all__ = [
     "InstanceClosed",
     "Journal",
     "JsonRpcError",
+    "LocalProtocolError",
     "Outcome",
     "OutcomeUnknown",
     "Pipeline",

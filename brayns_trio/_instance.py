@@ -34,7 +34,7 @@ from ._errors import (
     RequestNotSent,
 )
 from ._framing import Message, SizeGuard
-from ._messages import Progress, Reply
+from ._messages import Progress, Reply, unwrap_outcome
 from ._methods import method_table
 from ._pipeline import Pipeline
 from ._protocol import Call, CallState, Session
@@ -53,6 +53,7 @@ from ._transport import (
     tcp_socket,
 )
 from ._validation import check_params
+from ._version import check_version
 
 if TYPE_CHECKING:
     from .journal import Journal
@@ -324,9 +325,7 @@ class Instance:
         await self._wait_for_room(request=False)
         call = self._session.notification(method, params, payload, priority=self._is_hook())
         self._outbox_ready.set()
-        outcome = await self._outcome(call)
-        if isinstance(outcome, BaseException):
-            raise outcome
+        unwrap_outcome(await self._outcome(call))
 
     @asynccontextmanager
     async def task(
@@ -754,8 +753,6 @@ class Instance:
         self._hook_task = trio.lowlevel.current_task()
         try:
             if self.settings.check_version:
-                from ._version import check_version
-
                 await check_version(self)
             if self.hook is not None:
                 self._replay = await self.hook.on_connect(self)

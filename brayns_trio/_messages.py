@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 from typing_extensions import Buffer
 
-__all__ = ["ErrorReply", "Progress", "Reply", "Request", "RequestId"]
+__all__ = ["ErrorReply", "Progress", "Reply", "Request", "RequestId", "unwrap_outcome"]
 
 RequestId = int | str
 """A JSON-RPC id. Brayns echoes its type: ``1`` and ``"1"`` are different ids."""
@@ -48,7 +48,7 @@ class Reply:
     """
 
     id: RequestId
-    result: Any = None
+    result: Any
     binary: bytes | bytearray = attrs.field(default=b"", repr=lambda b: f"<{len(b)} bytes>")
 
 
@@ -75,3 +75,11 @@ class Progress:
     id: RequestId
     operation: str
     amount: float
+
+
+def unwrap_outcome(outcome: Reply | BaseException | None) -> Reply | None:
+    """A call's outcome as its caller gets it: the reply (``None`` for a sent notification) is
+    returned, an exception raised."""
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome

@@ -374,7 +374,7 @@ def test_connect_failure_raises_and_leaves_no_thread() -> None:
     with pytest.raises(ConnectError, match="cannot connect"):
         connect(f"127.0.0.1:{port}")
     assert set(threading.enumerate()) - before == set()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^invalid URI 'not a uri at all'"):
         connect("not a uri at all")
     assert set(threading.enumerate()) - before == set()
 

@@ -285,7 +285,7 @@ async def test_bad_window_and_bad_params_are_refused() -> None:
         async with instance.pipeline() as pipeline:
             with pytest.raises(TypeError):
                 await pipeline.submit("echo", {"x": object()})
-            with pytest.raises(ValueError):
+            with pytest.raises(ValueError, match="method"):
                 await pipeline.submit("")
             assert pipeline.unreceived == 0
             await pipeline.submit("echo", [1])

@@ -79,6 +79,7 @@ from typing import Any
 import trio
 import trio.testing
 
+from .._messages import RequestId as ClientRequestId
 from .._validation import validate
 from ._errors import (
     INTERNAL_ERROR,
@@ -125,7 +126,6 @@ REQUEST_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-ASYNC_METHODS = frozenset({"add-model", "upload-model", "snapshot", "export-gbuffers"})
 # Poco's HTTPServerParams default timeout, which bounds the HTTP phase (the handshake) only.
 HTTP_TIMEOUT = 60.0
 # Poco's client handle printed by "No requests found with ID <n>." (a format bug: not the id).
@@ -182,7 +182,8 @@ def encode_seconds(width: int, height: int, image_format: str) -> float:
 
 INT64_MAX = 2**63 - 1
 
-RequestId = int | str | None
+# The fake also takes the null id a real server accepts in a request (and echoes it).
+RequestId = ClientRequestId | None
 
 
 def _same_id(a: RequestId, b: RequestId) -> bool:

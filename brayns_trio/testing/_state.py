@@ -96,6 +96,7 @@ from functools import partial
 from importlib import resources
 from typing import Any
 
+from .._methods import load_entrypoints as entrypoint_rows
 from .._validation import validate
 from ._errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, JsonRpcError
 from ._exr import ExrError, encode_gbuffers
@@ -287,7 +288,7 @@ def load_entrypoints(plugins: Sequence[str]) -> dict[str, Entrypoint]:
             row["params"],
             row["result"],
         )
-        for row in _data("entrypoints.json")
+        for row in entrypoint_rows()
         if row["plugin"] in enabled
     }
     ordered = {method: rows.pop(method) for method in CORE_REGISTRY if method in rows}
