@@ -19,7 +19,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -77,15 +77,26 @@ async def _connect(
         async with open_instance(args.uri, ssl_context=context, settings=settings) as instance:
             yield instance
         return
-    from .testing import open_fake_server
-
+    open_demo_server = _embedded_server()
     async with (
-        open_fake_server() as server,
+        open_demo_server() as server,
         open_instance(
             "embedded:5000", settings=settings, connector=server.open_memory_stream
         ) as instance,
     ):
         yield instance
+
+
+def _embedded_server() -> Callable[[], AbstractAsyncContextManager[Any]]:
+    """The embedded fake server (demo scene), or a UsageError if the extra is not installed."""
+    try:
+        from .testing import open_demo_server
+    except ImportError as error:
+        raise UsageError(
+            f"the embedded fake server needs the testing extra ({error}): "
+            "pip install 'brayns-trio[testing]', or connect to a server with --uri"
+        ) from None
+    return open_demo_server
 
 
 def _print_json(value: Any) -> None:
@@ -138,28 +149,34 @@ async def _snapshot(args: argparse.Namespace) -> None:
         image_format = "jpg"
     if image_format not in ("png", "jpg"):
         raise UsageError(f"unsupported image format {image_format!r}: use png or jpg")
-    settings: dict[str, Any] = {"format": image_format}
+    params: dict[str, Any] = {}
     if args.size:
         width, height = args.size
         if width < 64 or height < 64:
             # A real braynsService 3.10 crashes on snapshots smaller than 64x64.
             raise UsageError("snapshot size must be at least 64x64")
-        settings["size"] = [width, height]
+        params["image_settings"] = {"format": image_format, "size": [width, height]}
     show_progress = sys.stderr.isatty()
-    async with (
-        _connect(args) as instance,
-        instance.task("snapshot", {"image_settings": settings}) as task,
-    ):
+    async with _connect(args) as instance:
+        if not params and image_format != "png":
+            # image_settings without a size aborts a real braynsService: send the viewport's.
+            viewport = (await instance.request("get-application-parameters"))["viewport"]
+            params["image_settings"] = {"format": image_format, "size": list(viewport)}
+        reply = await _snapshot_task(instance, params, show_progress)
+    if show_progress:
+        sys.stderr.write("\n")
+    await trio.Path(output).write_bytes(reply.binary)
+    print(f"{output}: {len(reply.binary)} bytes")
+
+
+async def _snapshot_task(instance: Instance, params: dict[str, Any], show_progress: bool) -> Any:
+    async with instance.task("snapshot", params) as task:
         async for progress in task.progress():
             if show_progress:
                 bar = "#" * int(progress.amount * 30)
                 sys.stderr.write(f"\r{progress.operation} [{bar:<30}] {progress.amount:4.0%}")
                 sys.stderr.flush()
-        reply = await task.reply()
-    if show_progress:
-        sys.stderr.write("\n")
-    await trio.Path(output).write_bytes(reply.binary)
-    print(f"{output}: {len(reply.binary)} bytes")
+        return await task.reply()
 
 
 # -- watch and bench ------------------------------------------------------------------------------
@@ -611,8 +628,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["fake-server"]:
-        from .testing import main as fake_server_main
-
+        try:
+            from .testing import main as fake_server_main
+        except ImportError as error:
+            return _fail(
+                f"the fake server needs the testing extra ({error}): "
+                "pip install 'brayns-trio[testing]'",
+                EXIT_USAGE,
+            )
         return fake_server_main(arguments[1:])
     args = _parser().parse_args(arguments)
     run: Callable[[argparse.Namespace], Awaitable[None]] = args.run

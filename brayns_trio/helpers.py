@@ -375,10 +375,15 @@ async def snapshot(
 
     Cancellation: cancelling the caller sends a ``cancel`` for the render to the server.
     """
+    image_settings = None
+    if size is not None or image_format != "png" or quality is not None:
+        # A real braynsService reads image_settings without a size as 0x0 and aborts: send
+        # the viewport's, or no image_settings at all (the viewport, PNG).
+        if size is None:
+            size = await get_viewport(instance)
+        image_settings = api.ImageSettings(format=image_format, quality=quality, size=list(size))
     params = api.SnapshotParams(
-        image_settings=api.ImageSettings(
-            format=image_format, quality=quality, size=None if size is None else list(size)
-        ),
+        image_settings=image_settings,
         camera_view=view,
         camera=None
         if projection is None

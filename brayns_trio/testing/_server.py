@@ -16,10 +16,13 @@ Execution model, as in the real server (protocol.md §3):
 
 Known differences with the real server (deliberate or not yet modelled):
 
-- snapshot (and export-gbuffers) with a width or height under 64 get a -32602 error; the real
-  server aborts (Appendix B);
-- nothing is rendered: images are uniform images of the renderer's background colour (real PNG
-  and JPEG files, an EXR header for g-buffers), and inspect never hits;
+- snapshot (and export-gbuffers, and render-image's viewport) with a width or height under 64,
+  or a snapshot whose ``image_settings`` has no ``size`` (0x0 there), get a -32602 error; the
+  real server aborts (Appendix B); so do frames over 16384 pixels a side or 64 megapixels, which
+  it cannot allocate;
+- images are drawn by a simple ray caster (``_render.py``: geometry, camera, colours, Lambert
+  shading, clipping; no shadows, transparency or volumes), and inspect never hits;
+- frames are drawn and encoded in a worker thread (inline under Trio's MockClock);
 - the add-model loaders are limited to the core mesh loader (OBJ, PLY, STL, OFF); other loaders
   (volumes, plugin loaders) fail with -32603; error texts for failed loads are the fake's own;
 - a cancelled running snapshot/export-gbuffers gets its code-20 error after 0.6 x the remaining
@@ -33,15 +36,16 @@ Known differences with the real server (deliberate or not yet modelled):
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 import struct
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 import trio.testing
@@ -57,7 +61,14 @@ from ._errors import (
     cancelled,
 )
 from ._jsonio import JsonParseError, JsonRangeError, dumps, loads
-from ._state import PLUGINS, BraynsState, Entrypoint, load_entrypoints, load_loaders
+from ._state import (
+    PLUGINS,
+    BraynsState,
+    Entrypoint,
+    check_frame_size,
+    load_entrypoints,
+    load_loaders,
+)
 from ._websocket import (
     OPCODE_BINARY,
     OPCODE_TEXT,
@@ -101,6 +112,7 @@ MIN_SNAPSHOT_SIZE = 64
 INT64_MAX = 2**63 - 1
 
 RequestId = int | str | None
+_T = TypeVar("_T")
 
 
 def _same_id(a: RequestId, b: RequestId) -> bool:
@@ -198,6 +210,7 @@ class FakeBrayns:
         png_compression: int = 6,
         version: tuple[int, int, int, str] = (3, 10, 1, ""),
         window_size: tuple[int, int] = (800, 600),
+        file_root: str | os.PathLike[str] | None = None,
     ) -> None:
         unknown = [name for name in plugins if name not in PLUGINS]
         if unknown:
@@ -213,6 +226,9 @@ class FakeBrayns:
         self.progress_period = progress_period
         self.snapshot_duration = snapshot_duration
         self.render_image_duration = render_image_duration
+        # None: file_path is used as given (braynsService semantics); else the only directory
+        # snapshots and g-buffers may be written to (relative paths are taken from there).
+        self.file_root = None if file_root is None else Path(file_root).resolve()
         self._log_frames = log_level in ("trace", "debug")
         entrypoints = load_entrypoints(plugins)
         self.state = BraynsState(
@@ -643,7 +659,14 @@ class FakeBrayns:
         ):
             # Synchronous: the whole server sleeps, nothing is dispatched meanwhile.
             await self._sleep(self.render_image_duration)
-        result, binary = self.state.handle(method, task.params, task.binary)
+        if method == "render-image":
+            # Drawing may take a while: in a worker thread, while the main task (the only one
+            # that touches the state) waits, as the real server's main loop does.
+            result, binary = await self._off_loop(
+                partial(self.state.handle, method, task.params, task.binary)
+            )
+        else:
+            result, binary = self.state.handle(method, task.params, task.binary)
         await self._reply(task, result, binary)
 
     def _cancel(self, task: _Task) -> None:
@@ -701,15 +724,28 @@ class FakeBrayns:
 
     @staticmethod
     def _check_size(size: Sequence[int]) -> None:
-        if size[0] < MIN_SNAPSHOT_SIZE or size[1] < MIN_SNAPSHOT_SIZE:
-            raise JsonRpcError(
-                INVALID_PARAMS,
-                f"Image size {size[0]}x{size[1]} is below the minimum 64x64 (a real "
-                "braynsService 3.10.1 crashes on it; the fake server refuses it)",
-            )
+        check_frame_size(size[0], size[1])
+
+    async def _off_loop(self, function: Callable[[], _T]) -> _T:
+        """Draw and encode a frame without blocking other clients (in a worker thread).
+
+        Under Trio's MockClock the work runs inline instead: a thread would let the virtual
+        clock jump while it works, and tests of timing need virtual time to stand still here.
+        """
+        if isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock):
+            return function()
+        return await trio.to_thread.run_sync(function)
 
     async def _snapshot(self, task: _Task) -> None:
         params = task.params
+        if "image_settings" in params and "size" not in (params["image_settings"] or {}):
+            # The real server reads the missing size as 0x0 and aborts (protocol.md, Appendix B).
+            raise JsonRpcError(
+                INVALID_PARAMS,
+                "image_settings without size means a 0x0 image, below the minimum 64x64 (a real "
+                "braynsService 3.10.1 crashes on it; the fake server refuses it): send a size "
+                "or leave image_settings out",
+            )
         settings = params.get("image_settings") or {}
         size = settings.get("size") or self.state.viewport
         self._check_size(size)
@@ -719,7 +755,8 @@ class FakeBrayns:
         file_path = params.get("file_path") or ""
         task.download = not file_path
         await self._render(task, "Rendering snapshot ...", self.snapshot_duration)
-        data = self.state.encode_image(size[0], size[1], image_format, quality)
+        scene = self.state.frame_scene(size[0], size[1], params)
+        data = await self._off_loop(partial(self.state.encode_scene, scene, image_format, quality))
         if file_path:
             self._save(file_path, data)
             await self._reply(task, {"color_buffer": {"offset": 0, "size": 0}})
@@ -733,17 +770,27 @@ class FakeBrayns:
         file_path = params.get("file_path") or ""
         task.download = not file_path
         await self._render(task, "Exporting g-buffers ...", self.snapshot_duration)
-        data = self.state.gbuffers(size[0], size[1], list(params["channels"]))
+        scene = self.state.frame_scene(size[0], size[1], params)
+        data = await self._off_loop(
+            partial(self.state.encode_gbuffers, scene, list(params["channels"]))
+        )
         if file_path:
             self._save(file_path, data)
             await self._reply(task, None)
             return
         await self._reply(task, None, data)
 
-    @staticmethod
-    def _save(path: str, data: bytes) -> None:
+    def _save(self, path: str, data: bytes) -> None:
+        target = Path(path)
+        if self.file_root is not None:
+            target = (self.file_root / target).resolve()
+            if not target.is_relative_to(self.file_root):
+                raise JsonRpcError(
+                    INTERNAL_ERROR,
+                    f"Cannot write file '{path}': this server only writes inside {self.file_root}",
+                )
         try:
-            Path(path).write_bytes(data)
+            target.write_bytes(data)
         except OSError as error:
             raise JsonRpcError(INTERNAL_ERROR, f"Failed to save '{path}': {error}") from None
 

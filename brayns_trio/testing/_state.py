@@ -25,7 +25,7 @@ from importlib import resources
 from typing import Any
 
 from ._errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, JsonRpcError
-from ._images import encode_exr, encode_jpeg, encode_png
+from ._render import Scene, encode_frame, encode_gbuffers, scene_from_state
 from ._titles import LOADER_TITLES, SCHEMA_TITLES
 
 __all__ = ["PLUGINS", "BraynsState", "Entrypoint", "load_entrypoints", "load_loaders"]
@@ -40,6 +40,11 @@ PLUGINS: dict[str, str] = {
 }
 
 FLT_MAX = 3.4028235e38
+MIN_FRAME_SIZE = 64
+# The largest frame the fake draws: 16384 pixels a side and 64 megapixels (a 256 MiB RGBA
+# framebuffer). Beyond that a real braynsService cannot allocate its framebuffers and aborts.
+MAX_FRAME_SIDE = 16384
+MAX_FRAME_PIXELS = 8192 * 8192
 EMPTY_BOUNDS = ([FLT_MAX] * 3, [-FLT_MAX] * 3)
 
 Vec3 = list[float]
@@ -154,6 +159,31 @@ def _clean(value: float) -> float:
     return float(struct.unpack("f", struct.pack("f", value))[0]) if abs(value) < FLT_MAX else value
 
 
+def check_frame_size(width: int, height: int, what: str = "Image size") -> None:
+    """Raise the -32602 the fake answers for frames a real braynsService would abort on."""
+    if width < MIN_FRAME_SIZE or height < MIN_FRAME_SIZE:
+        raise JsonRpcError(
+            INVALID_PARAMS,
+            f"{what} {width}x{height} is below the minimum 64x64 (a real "
+            "braynsService 3.10.1 crashes on it; the fake server refuses it)",
+        )
+    if max(width, height) > MAX_FRAME_SIDE or width * height > MAX_FRAME_PIXELS:
+        raise JsonRpcError(
+            INVALID_PARAMS,
+            f"{what} {width}x{height} is above the maximum {MAX_FRAME_SIDE} pixels a side and "
+            f"{MAX_FRAME_PIXELS} pixels (a real braynsService 3.10.1 cannot allocate it and "
+            "crashes; the fake server refuses it)",
+        )
+
+
+def _copy_drawing(drawing: dict[str, Any]) -> dict[str, Any]:
+    # Items and mesh bytes are never mutated: share them; colouring is per model.
+    copied = dict(drawing)
+    if "coloring" in copied:
+        copied["coloring"] = list(copied["coloring"])
+    return copied
+
+
 def _union(boxes: Sequence[Bounds]) -> Bounds:
     low, high = [FLT_MAX] * 3, [-FLT_MAX] * 3
     for box_low, box_high in boxes:
@@ -177,6 +207,8 @@ class Model:
     material: tuple[str, dict[str, Any]] = ("phong", {"opacity": 1})
     color_methods: tuple[str, ...] = ("solid",)
     primitives: int = 1
+    # What the renderer draws (see _render.scene_from_state): role, kind, items, colours...
+    drawing: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         low, high = _transform_bounds(self.local_bounds, self.transform)
@@ -490,7 +522,8 @@ class BraynsState:
             # Values are strings, and the mesh loader unrolls triangles (Appendix B).
             "metadata": {"faces": str(triangles), "meshes": "1", "vertices": str(3 * triangles)},
         }
-        model = self.add_model("mesh", bounds, info=info, primitives=triangles)
+        drawing = {"role": "geometry", "kind": "mesh", "data": data, "extension": extension}
+        model = self.add_model("mesh", bounds, info=info, primitives=triangles, drawing=drawing)
         return [model.to_json()]
 
     def find_loader(self, name: str, extension: str) -> dict[str, Any]:
@@ -512,18 +545,37 @@ class BraynsState:
         r, g, b, a = (max(0, min(255, round(c * 255))) for c in color)
         return r, g, b, a
 
-    def encode_image(self, width: int, height: int, image_format: str, quality: int) -> bytes:
-        """Encode the "rendered" image; unknown formats are a -32603 like the real encoder's."""
-        fmt = image_format.lower()
-        if fmt == "png":
-            return encode_png(width, height, self.background(), self.png_compression)
-        if fmt in ("jpg", "jpeg"):
-            return encode_jpeg(width, height, self.background()[:3], quality)
-        raise JsonRpcError(INTERNAL_ERROR, f"Unsupported image format: '{image_format}'")
+    def frame_scene(self, width: int, height: int, params: Any = None) -> Scene:
+        """What a frame of ``width`` x ``height`` shows (snapshot params may override views)."""
+        return scene_from_state(self, width, height, params if isinstance(params, dict) else {})
 
-    def gbuffers(self, width: int, height: int, channels: list[str]) -> bytes:
+    def encode_scene(self, scene: Scene, image_format: str, quality: int) -> bytes:
+        """Draw and encode ``scene``; unknown formats are a -32603 like the real encoder's.
+
+        Thread-safe: it reads only ``scene`` (a copy) and the PNG compression level.
+        """
+        try:
+            return encode_frame(scene, image_format, quality, self.png_compression)
+        except ValueError as error:
+            raise JsonRpcError(INTERNAL_ERROR, str(error)) from None
+
+    def encode_image(
+        self, width: int, height: int, image_format: str, quality: int, params: Any = None
+    ) -> bytes:
+        """Draw the current scene and encode it (see :meth:`encode_scene`)."""
+        return self.encode_scene(self.frame_scene(width, height, params), image_format, quality)
+
+    @staticmethod
+    def encode_gbuffers(scene: Scene, channels: list[str]) -> bytes:
+        """Draw ``scene`` and return the EXR bytes of its g-buffers (thread-safe)."""
+        try:
+            return encode_gbuffers(scene, channels)
+        except ValueError as error:
+            raise JsonRpcError(INTERNAL_ERROR, f"Error encoding EXR image: {error}") from None
+
+    def gbuffers(self, width: int, height: int, channels: list[str], params: Any = None) -> bytes:
         """Return the EXR bytes of an export-gbuffers download."""
-        return encode_exr(width, height, channels)
+        return self.encode_gbuffers(self.frame_scene(width, height, params), channels)
 
     # ---- synchronous handlers -----------------------------------------------------------
     def handle(self, method: str, params: Any, binary: bytes) -> HandlerResult:
@@ -601,9 +653,9 @@ class BraynsState:
         for kind in ("spheres", "boxes", "capsules", "planes", "bounded-planes"):
             h[f"add-{kind}"] = self._plain(self._geometry_adder(kind))
         for kind in ("spheres", "boxes", "capsules", "planes", "bounded-planes"):
-            h[f"add-clipping-{kind}"] = self._plain(self._clipping_adder())
+            h[f"add-clipping-{kind}"] = self._plain(self._clipping_adder(kind))
         for kind in ("ambient", "directional", "quad", "sphere"):
-            h[f"add-light-{kind}"] = self._plain(self._light_adder())
+            h[f"add-light-{kind}"] = self._plain(self._light_adder(kind))
         for kind in ("perspective", "orthographic", "cylindric"):
             h[f"get-camera-{kind}"] = self._plain(self._projection_getter(kind))
             h[f"set-camera-{kind}"] = self._plain(self._projection_setter(kind))
@@ -776,6 +828,7 @@ class BraynsState:
                 material=source.material,
                 color_methods=source.color_methods,
                 primitives=source.primitives,
+                drawing=_copy_drawing(source.drawing),
             )
             results.append(model.to_json())
         return results
@@ -794,6 +847,7 @@ class BraynsState:
         method = params["method"]
         if method not in model.color_methods:
             raise JsonRpcError(INVALID_PARAMS, f"Invalid coloring method '{method}'")
+        model.drawing.setdefault("coloring", []).append((method, dict(params["values"])))
         self.version += 1
         return None
 
@@ -837,28 +891,55 @@ class BraynsState:
             boxes = [bounds_of(item["geometry"]) for item in params]
             low, high = _union(boxes)
             methods = ("primitive", "solid")
+            drawing = {
+                "role": "geometry",
+                "kind": kind,
+                "items": [item["geometry"] for item in params],
+                "colors": [item["color"] for item in params],
+            }
             model = self.add_model(
-                "geometry", (low, high), color_methods=methods, primitives=len(params)
+                "geometry",
+                (low, high),
+                color_methods=methods,
+                primitives=len(params),
+                drawing=drawing,
             )
             return model.to_json()
 
         return add
 
-    def _clipping_adder(self) -> Callable[[Any, bytes], Any]:
+    def _clipping_adder(self, kind: str) -> Callable[[Any, bytes], Any]:
         def add(params: Any, binary: bytes) -> Any:
+            drawing = {
+                "role": "clipper",
+                "kind": kind,
+                "items": list(params["primitives"]),
+                "invert": bool(params.get("invert_normals")),
+            }
             model = self.add_model(
-                "clipping_geometry", EMPTY_BOUNDS, primitives=len(params["primitives"])
+                "clipping_geometry",
+                EMPTY_BOUNDS,
+                primitives=len(params["primitives"]),
+                drawing=drawing,
             )
             return model.to_json()
 
         return add
 
     def _add_clip_plane(self, params: Any, binary: bytes) -> Any:
-        return self.add_model("clip_plane", EMPTY_BOUNDS).to_json()
+        drawing = {"role": "clipper", "kind": "planes", "items": [dict(params)]}
+        return self.add_model("clip_plane", EMPTY_BOUNDS, drawing=drawing).to_json()
 
-    def _light_adder(self) -> Callable[[Any, bytes], Any]:
+    def _light_adder(self, kind: str) -> Callable[[Any, bytes], Any]:
+        schema = self.entrypoints[f"add-light-{kind}"].params
+
         def add(params: Any, binary: bytes) -> Any:
-            return self.add_model("light", EMPTY_BOUNDS).to_json()
+            drawing: dict[str, Any] = {"role": "light", "kind": kind}
+            for key in schema.get("properties", {}) if schema else ():
+                value = _get(params, key, schema)
+                if value is not None:
+                    drawing[key] = value
+            return self.add_model("light", EMPTY_BOUNDS, drawing=drawing).to_json()
 
         return add
 
@@ -899,6 +980,8 @@ class BraynsState:
         if not send and force:
             raise JsonRpcError(INVALID_PARAMS, "Cannot force sending if send is disabled")
         new_frame = bool(_get(params, "render", schema)) and self._rendered_version != self.version
+        if new_frame or (send and force):
+            check_frame_size(self.viewport[0], self.viewport[1], "Viewport")
         if new_frame:
             self._rendered_version = self.version
         result = {"accumulation": 1, "max_accumulation": 1}

@@ -1,0 +1,1095 @@
+"""The fake server's renderer: a small numpy ray caster that draws the scene.
+
+It does not try to look like OSPRay. It draws what the scene holds, where the camera says it is,
+so that an image from the fake is recognisably the scene a script built:
+
+- geometry: spheres, boxes, capsules (two spheres joined by a cylinder of the mean radius),
+  infinite planes, bounded planes and triangle meshes, each model with its transform
+  (scale, rotation, translation); invisible models are skipped;
+- camera: view (position, target, up), perspective (``fovy``) or orthographic (``height``)
+  projection, near clip; a cylindric camera is drawn as a perspective one with its ``fovy``;
+- colour: the primitives' colours (as added, then as ``color-model`` changed them); an emissive
+  material draws its colour unlit;
+- light: Lambert shading from ambient, directional, sphere and quad lights (no shadows, no
+  bounces); a scene without light gets a headlight (light from the camera, plus a little
+  ambient);
+- clipping: clipping geometries remove what lies inside them (the negative side of a plane
+  ``ax + by + cz + d < 0``; inside a sphere, box or capsule), ``invert_normals`` swaps the sides;
+  a clipped front face shows what is behind it (the inside of a sphere, for example);
+- background: the renderer's ``background_color``, alpha included; hit pixels are opaque.
+
+Rendering is deterministic (same scene, same bytes) and bounded in memory: rows are processed
+in bands, and for each band only the pixels inside each primitive's projected bounds are
+tested (a few million ray/primitive pairs per chunk at most).
+
+The input is a plain :class:`Scene`; :func:`scene_from_state` builds it from the server state.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ._images import encode_exr, encode_jpeg, encode_png
+
+__all__ = [
+    "Camera",
+    "Clipper",
+    "Frame",
+    "Geometry",
+    "Light",
+    "Scene",
+    "encode_frame",
+    "encode_gbuffers",
+    "render",
+    "scene_from_state",
+]
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
+IDENTITY: Mapping[str, Sequence[float]] = {
+    "rotation": (0.0, 0.0, 0.0, 1.0),
+    "scale": (1.0, 1.0, 1.0),
+    "translation": (0.0, 0.0, 0.0),
+}
+WHITE = (1.0, 1.0, 1.0, 1.0)
+# Rows are drawn in bands of at most this many pixels, and ray/primitive pairs tested in chunks
+# of at most PAIR_CHUNK: together they bound the renderer's memory whatever the image size.
+BAND_PIXELS = 1 << 17
+PAIR_CHUNK = 1 << 20
+HEADLIGHT_AMBIENT = 0.15
+EPSILON = 1e-12
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """One model's primitives, in the model's own space.
+
+    ``kind`` is ``spheres``, ``boxes``, ``capsules``, ``planes``, ``bounded-planes`` (``items``:
+    Brayns' geometry objects, ``{"center": [x, y, z], "radius": r}`` and so on) or ``mesh``
+    (``vertices``: ``(n, 3)`` floats, ``triangles``: ``(m, 3)`` vertex indices). ``colors``: one
+    RGBA per item (per triangle for meshes), or fewer, the last one repeating.
+    """
+
+    kind: str
+    items: Sequence[Mapping[str, Any]] = ()
+    colors: Sequence[Sequence[float]] = (WHITE,)
+    vertices: Floats | None = None
+    triangles: Ints | None = None
+    transform: Mapping[str, Sequence[float]] = field(default_factory=lambda: dict(IDENTITY))
+    unlit: bool = False
+
+
+@dataclass(frozen=True)
+class Light:
+    """A light: ``ambient``, ``directional`` (``direction``: where the light goes), ``sphere``
+    (``position``) or ``quad`` (drawn as a point light at the quad's centre)."""
+
+    kind: str
+    color: Sequence[float] = (1.0, 1.0, 1.0)
+    intensity: float = 1.0
+    direction: Sequence[float] = (-1.0, -1.0, 0.0)
+    position: Sequence[float] = (0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Clipper:
+    """Clipping primitives (same ``kind``/``items`` as :class:`Geometry`), world space."""
+
+    kind: str
+    items: Sequence[Mapping[str, Any]]
+    invert: bool = False
+
+
+@dataclass(frozen=True)
+class Camera:
+    """The camera: view, ``perspective`` (``fovy`` in degrees) or ``orthographic`` (``height``)."""
+
+    position: Sequence[float] = (0.0, 0.0, 0.0)
+    target: Sequence[float] = (0.0, 0.0, 1.0)
+    up: Sequence[float] = (0.0, 1.0, 0.0)
+    projection: str = "perspective"
+    fovy: float = 45.0
+    height: float = 1.0
+    near_clip: float = 0.0
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything a frame depends on."""
+
+    width: int
+    height: int
+    camera: Camera = Camera()
+    background: Sequence[float] = (0.0, 0.0, 0.0, 1.0)
+    geometries: Sequence[Geometry] = ()
+    lights: Sequence[Light] = ()
+    clippers: Sequence[Clipper] = ()
+
+
+@dataclass
+class Frame:
+    """A rendered frame: 8-bit RGBA for images, float buffers for g-buffers (row 0 at the top)."""
+
+    rgba: npt.NDArray[np.uint8]
+    color: npt.NDArray[np.float32]
+    depth: npt.NDArray[np.float32]
+    albedo: npt.NDArray[np.float32]
+    normal: npt.NDArray[np.float32]
+
+
+# ---- vectors ------------------------------------------------------------------------------------
+def _vec(values: Sequence[float], size: int = 3) -> Floats:
+    array = np.asarray(values, dtype=np.float64).reshape(-1)
+    if array.size < size:
+        array = np.concatenate([array, np.zeros(size - array.size)])
+    return np.nan_to_num(array[:size])
+
+
+def _normalize(v: Floats) -> Floats:
+    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    return np.asarray(v / np.maximum(norm, EPSILON), dtype=np.float64)
+
+
+def _dot(a: Floats, b: Floats) -> Floats:
+    return np.asarray(np.einsum("ij,ij->i", a, b), dtype=np.float64)
+
+
+def _rotation(q: Sequence[float]) -> Floats:
+    x, y, z, w = _vec(q, 4)
+    n = math.sqrt(x * x + y * y + z * z + w * w)
+    if n < EPSILON:
+        return np.eye(3)
+    x, y, z, w = x / n, y / n, z / n, w / n
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+@dataclass
+class _Transform:
+    rotation: Floats
+    scale: Floats
+    translation: Floats
+    identity: bool = False
+
+    @classmethod
+    def of(cls, transform: Mapping[str, Sequence[float]]) -> _Transform:
+        scale = _vec(transform.get("scale", (1, 1, 1)))
+        scale = np.where(np.abs(scale) < EPSILON, EPSILON, scale)
+        rotation = _rotation(transform.get("rotation", (0, 0, 0, 1)))
+        translation = _vec(transform.get("translation", (0, 0, 0)))
+        identity = bool(
+            np.array_equal(rotation, np.eye(3)) and np.all(scale == 1) and not np.any(translation)
+        )
+        return cls(rotation, scale, translation, identity)
+
+    def point_to_world(self, p: Floats) -> Floats:
+        if self.identity:
+            return p
+        return np.asarray((p * self.scale) @ self.rotation.T + self.translation)
+
+    def point_to_local(self, p: Floats) -> Floats:
+        if self.identity:
+            return p
+        return np.asarray(((p - self.translation) @ self.rotation) / self.scale)
+
+    def direction_to_local(self, d: Floats) -> Floats:
+        if self.identity:
+            return d
+        return np.asarray((d @ self.rotation) / self.scale)
+
+    def normal_to_world(self, n: Floats) -> Floats:
+        if self.identity:
+            return _normalize(n)
+        return _normalize(np.asarray((n / self.scale) @ self.rotation.T))
+
+
+# ---- primitives ---------------------------------------------------------------------------------
+@dataclass
+class _Shapes:
+    """Primitives of one kind, as arrays: ``params`` columns depend on the kind."""
+
+    kind: str  # sphere, box, cylinder, plane, bounded-plane, triangle
+    params: Floats
+    colors: Floats  # (n, 4)
+    bounds: Floats | None  # (n, 2, 3) local bounds, None: unbounded (whole screen)
+
+
+def _colors(colors: Sequence[Sequence[float]], count: int) -> Floats:
+    table = [list(c) for c in colors] or [list(WHITE)]
+    rows = [_vec(table[min(i, len(table) - 1)], 4) for i in range(count)]
+    return np.clip(np.asarray(rows, dtype=np.float64).reshape(count, 4), 0.0, 1.0)
+
+
+def _shapes(kind: str, items: Sequence[Mapping[str, Any]], colors: Floats) -> list[_Shapes]:
+    n = len(items)
+    if n == 0:
+        return []
+    if kind == "spheres":
+        c = np.array([_vec(i["center"]) for i in items])
+        r = np.abs(np.array([float(i["radius"]) for i in items]))
+        bounds = np.stack([c - r[:, None], c + r[:, None]], axis=1)
+        return [_Shapes("sphere", np.column_stack([c, r]), colors, bounds)]
+    if kind == "boxes":
+        a = np.array([_vec(i["min"]) for i in items])
+        b = np.array([_vec(i["max"]) for i in items])
+        low, high = np.minimum(a, b), np.maximum(a, b)
+        return [_Shapes("box", np.column_stack([low, high]), colors, np.stack([low, high], 1))]
+    if kind == "capsules":
+        p0 = np.array([_vec(i["p0"]) for i in items])
+        p1 = np.array([_vec(i["p1"]) for i in items])
+        r0 = np.abs(np.array([float(i["r0"]) for i in items]))
+        r1 = np.abs(np.array([float(i["r1"]) for i in items]))
+        rm = (r0 + r1) / 2
+        return [
+            *_shapes(
+                "spheres", [{"center": p, "radius": r} for p, r in zip(p0, r0, strict=True)], colors
+            ),
+            *_shapes(
+                "spheres", [{"center": p, "radius": r} for p, r in zip(p1, r1, strict=True)], colors
+            ),
+            _Shapes(
+                "cylinder",
+                np.column_stack([p0, p1, rm]),
+                colors,
+                np.stack(
+                    [np.minimum(p0, p1) - rm[:, None], np.maximum(p0, p1) + rm[:, None]], axis=1
+                ),
+            ),
+        ]
+    if kind == "planes":
+        coefficients = np.array([_vec(i["coefficients"], 4) for i in items])
+        return [_Shapes("plane", coefficients, colors, None)]
+    if kind == "bounded-planes":
+        coefficients = np.array([_vec(i["coefficients"], 4) for i in items])
+        low = np.array([_vec(i["bounds"]["min"]) for i in items])
+        high = np.array([_vec(i["bounds"]["max"]) for i in items])
+        low, high = np.minimum(low, high), np.maximum(low, high)
+        return [
+            _Shapes(
+                "bounded-plane",
+                np.column_stack([coefficients, low, high]),
+                colors,
+                np.stack([low, high], axis=1),
+            )
+        ]
+    return []
+
+
+def _mesh_shapes(geometry: Geometry) -> list[_Shapes]:
+    if geometry.vertices is None or geometry.triangles is None or len(geometry.triangles) == 0:
+        return []
+    vertices = np.asarray(geometry.vertices, dtype=np.float64).reshape(-1, 3)
+    triangles = np.asarray(geometry.triangles, dtype=np.int64).reshape(-1, 3)
+    triangles = triangles[np.all((triangles >= 0) & (triangles < len(vertices)), axis=1)]
+    if len(triangles) == 0:
+        return []
+    corners = vertices[triangles]  # (n, 3, 3)
+    bounds = np.stack([corners.min(axis=1), corners.max(axis=1)], axis=1)
+    colors = _colors(geometry.colors, len(triangles))
+    return [_Shapes("triangle", corners.reshape(-1, 9), colors, bounds)]
+
+
+# ---- intersections (local space) ---------------------------------------------------------------
+# Each kind has a function giving the candidate distances of its hits along the rays, nearest
+# first (inf: no hit), and one giving the surface normal at a point (only computed for the pixels
+# a primitive wins).
+Candidates = list[Floats]
+
+
+def _miss(t: Floats, hit: npt.NDArray[np.bool_]) -> Floats:
+    return np.where(hit, t, np.inf)
+
+
+def _safe(d: Floats) -> Floats:
+    return np.where(np.abs(d) < EPSILON, EPSILON, d)
+
+
+def _hit_sphere(o: Floats, d: Floats, p: Floats) -> Candidates:
+    oc = o - p[:, 0:3]
+    r = p[:, 3]
+    a = _dot(d, d)
+    b = _dot(oc, d)
+    disc = b * b - a * (_dot(oc, oc) - r * r)
+    ok = (disc >= 0) & (a > EPSILON) & (r > 0)
+    root = np.sqrt(np.maximum(disc, 0))
+    a = np.maximum(a, EPSILON)
+    return [_miss((-b - root) / a, ok), _miss((-b + root) / a, ok)]
+
+
+def _normal_sphere(x: Floats, p: Floats) -> Floats:
+    return x - p[:, 0:3]
+
+
+def _hit_box(o: Floats, d: Floats, p: Floats) -> Candidates:
+    inverse = 1.0 / _safe(d)
+    t1, t2 = (p[:, 0:3] - o) * inverse, (p[:, 3:6] - o) * inverse
+    t_near = np.minimum(t1, t2).max(axis=1)
+    t_far = np.maximum(t1, t2).min(axis=1)
+    ok = t_near <= t_far
+    return [_miss(t_near, ok), _miss(t_far, ok)]
+
+
+def _normal_box(x: Floats, p: Floats) -> Floats:
+    low, high = p[:, 0:3], p[:, 3:6]
+    gaps = np.concatenate([np.abs(x - low), np.abs(x - high)], axis=1)  # nearest face wins
+    face = gaps.argmin(axis=1)
+    normal = np.zeros_like(x)
+    normal[np.arange(len(x)), face % 3] = np.where(face < 3, -1.0, 1.0)
+    return normal
+
+
+def _cylinder_axis(p: Floats) -> tuple[Floats, Floats, Floats]:
+    axis = p[:, 3:6] - p[:, 0:3]
+    length = np.linalg.norm(axis, axis=1)
+    return axis / np.maximum(length, EPSILON)[:, None], length, p[:, 6]
+
+
+def _hit_cylinder(o: Floats, d: Floats, p: Floats) -> Candidates:
+    unit, length, r = _cylinder_axis(p)
+    oc = o - p[:, 0:3]
+    d_perp = d - _dot(d, unit)[:, None] * unit
+    oc_perp = oc - _dot(oc, unit)[:, None] * unit
+    a = _dot(d_perp, d_perp)
+    b = _dot(oc_perp, d_perp)
+    disc = b * b - a * (_dot(oc_perp, oc_perp) - r * r)
+    ok = (disc >= 0) & (a > EPSILON) & (length > EPSILON) & (r > 0)
+    root = np.sqrt(np.maximum(disc, 0))
+    out: Candidates = []
+    for sign in (-1.0, 1.0):
+        t = (-b + sign * root) / np.maximum(a, EPSILON)
+        h = _dot(oc + t[:, None] * d, unit)
+        out.append(_miss(t, ok & (h >= 0) & (h <= length)))
+    return out
+
+
+def _normal_cylinder(x: Floats, p: Floats) -> Floats:
+    unit, _, _ = _cylinder_axis(p)
+    relative = x - p[:, 0:3]
+    return relative - _dot(relative, unit)[:, None] * unit
+
+
+def _hit_plane(o: Floats, d: Floats, p: Floats) -> Candidates:
+    n = p[:, 0:3]
+    denominator = _dot(n, d)
+    ok = np.abs(denominator) > EPSILON
+    t = -(_dot(n, o) + p[:, 3]) / np.where(ok, denominator, 1.0)
+    return [_miss(t, ok)]
+
+
+def _normal_plane(x: Floats, p: Floats) -> Floats:
+    return p[:, 0:3].copy()
+
+
+def _hit_bounded_plane(o: Floats, d: Floats, p: Floats) -> Candidates:
+    (t,) = _hit_plane(o, d, p)
+    low, high = p[:, 4:7], p[:, 7:10]
+    point = o + np.where(np.isfinite(t), t, 0)[:, None] * d
+    slack = 1e-6 * np.maximum(np.abs(high - low).max(axis=1), 1.0)[:, None]
+    inside = np.all((point >= low - slack) & (point <= high + slack), axis=1)
+    return [_miss(t, inside)]
+
+
+def _hit_triangle(o: Floats, d: Floats, p: Floats) -> Candidates:
+    v0 = p[:, 0:3]
+    e1, e2 = p[:, 3:6] - v0, p[:, 6:9] - v0
+    pvec = np.cross(d, e2)
+    det = _dot(e1, pvec)
+    ok = np.abs(det) > EPSILON
+    inverse = 1.0 / np.where(ok, det, 1.0)
+    tvec = o - v0
+    u = _dot(tvec, pvec) * inverse
+    qvec = np.cross(tvec, e1)
+    v = _dot(d, qvec) * inverse
+    t = _dot(e2, qvec) * inverse
+    return [_miss(t, ok & (u >= 0) & (v >= 0) & (u + v <= 1))]
+
+
+def _normal_triangle(x: Floats, p: Floats) -> Floats:
+    return np.asarray(np.cross(p[:, 3:6] - p[:, 0:3], p[:, 6:9] - p[:, 0:3]))
+
+
+_INTERSECT: dict[
+    str, tuple[Callable[[Floats, Floats, Floats], Candidates], Callable[[Floats, Floats], Floats]]
+] = {
+    "sphere": (_hit_sphere, _normal_sphere),
+    "box": (_hit_box, _normal_box),
+    "cylinder": (_hit_cylinder, _normal_cylinder),
+    "plane": (_hit_plane, _normal_plane),
+    "bounded-plane": (_hit_bounded_plane, _normal_plane),
+    "triangle": (_hit_triangle, _normal_triangle),
+}
+
+
+# ---- clipping ----------------------------------------------------------------------------------
+def _clip_tests(clippers: Sequence[Clipper]) -> list[Callable[[Floats], npt.NDArray[np.bool_]]]:
+    """One function per clipper: which world points it removes."""
+    tests: list[Callable[[Floats], npt.NDArray[np.bool_]]] = []
+    for clipper in clippers:
+        for shape in _shapes(clipper.kind, clipper.items, _colors((), len(clipper.items))):
+            tests.append(_inside(shape, clipper.invert))
+    return tests
+
+
+def _inside(shape: _Shapes, invert: bool) -> Callable[[Floats], npt.NDArray[np.bool_]]:
+    p = shape.params
+
+    def test(points: Floats) -> npt.NDArray[np.bool_]:
+        x = points[:, None, :]  # (points, primitives, 3)
+        if shape.kind == "sphere":
+            inside = np.sum((x - p[None, :, 0:3]) ** 2, axis=2) < p[None, :, 3] ** 2
+        elif shape.kind == "box":
+            inside = np.all((x > p[None, :, 0:3]) & (x < p[None, :, 3:6]), axis=2)
+        elif shape.kind == "cylinder":
+            p0, p1 = p[None, :, 0:3], p[None, :, 3:6]
+            axis = p1 - p0
+            h = np.clip(
+                np.sum((x - p0) * axis, axis=2) / np.maximum(np.sum(axis * axis, axis=2), EPSILON),
+                0,
+                1,
+            )
+            closest = p0 + h[:, :, None] * axis
+            inside = np.sum((x - closest) ** 2, axis=2) < p[None, :, 6] ** 2
+        else:
+            side = np.sum(x * p[None, :, 0:3], axis=2) + p[None, :, 3]
+            inside = side < 0
+            if shape.kind == "bounded-plane":
+                inside &= np.all((x >= p[None, :, 4:7]) & (x <= p[None, :, 7:10]), axis=2)
+        if invert:
+            inside = ~inside
+        return np.asarray(inside.any(axis=1))
+
+    return test
+
+
+# ---- camera ------------------------------------------------------------------------------------
+@dataclass
+class _View:
+    width: int
+    height: int
+    position: Floats
+    forward: Floats
+    right: Floats
+    up: Floats
+    orthographic: bool
+    half_width: float  # tan(fovy / 2) * aspect, or orthographic half width
+    half_height: float
+    near: float
+
+    @classmethod
+    def of(cls, camera: Camera, width: int, height: int) -> _View:
+        position = _vec(camera.position)
+        forward = _vec(camera.target) - position
+        if np.linalg.norm(forward) < EPSILON:
+            forward = np.array([0.0, 0.0, 1.0])
+        forward = _normalize(forward)
+        up = _vec(camera.up)
+        right = np.cross(forward, up)
+        if np.linalg.norm(right) < EPSILON:
+            right = np.cross(forward, [1.0, 0.0, 0.0])
+            if np.linalg.norm(right) < EPSILON:
+                right = np.cross(forward, [0.0, 0.0, 1.0])
+        right = _normalize(right)
+        up = np.cross(right, forward)
+        aspect = width / height
+        orthographic = camera.projection == "orthographic"
+        if orthographic:
+            half_height = max(float(camera.height), EPSILON) / 2
+        else:
+            fovy = min(max(float(camera.fovy), 1e-3), 179.0)
+            half_height = math.tan(math.radians(fovy) / 2)
+        return cls(
+            width,
+            height,
+            position,
+            forward,
+            right,
+            up,
+            orthographic,
+            half_height * aspect,
+            half_height,
+            max(float(camera.near_clip), 0.0),
+        )
+
+    def rays(self, first_row: int, rows: int) -> tuple[Floats, Floats]:
+        """World origins and directions (``direction . forward == 1``: t is the view depth)."""
+        x = (2 * (np.arange(self.width) + 0.5) / self.width - 1) * self.half_width
+        y = (
+            1 - 2 * (np.arange(first_row, first_row + rows) + 0.5) / self.height
+        ) * self.half_height
+        xs = np.tile(x, rows)[:, None]
+        ys = np.repeat(y, self.width)[:, None]
+        offsets = xs * self.right + ys * self.up
+        if self.orthographic:
+            origins = self.position + offsets
+            directions = np.broadcast_to(self.forward, origins.shape).copy()
+        else:
+            directions = self.forward + offsets
+            origins = np.broadcast_to(self.position, directions.shape).copy()
+        return origins, directions
+
+    def rectangles(self, corners: Floats) -> Ints:
+        """Pixel rectangles ``[x0, x1, y0, y1]`` (inclusive) covering (n, 8, 3) world corners."""
+        relative = corners - self.position
+        depth = relative @ self.forward
+        x = relative @ self.right
+        y = relative @ self.up
+        if self.orthographic:
+            u, v = x / self.half_width, y / self.half_height
+            behind = np.zeros(len(corners), dtype=bool)
+        else:
+            safe = np.maximum(depth, EPSILON)
+            u, v = x / (safe * self.half_width), y / (safe * self.half_height)
+            behind = np.asarray((depth <= EPSILON).any(axis=1))
+        px = (u + 1) * self.width / 2
+        py = (1 - v) * self.height / 2
+        with np.errstate(invalid="ignore"):
+            x0 = np.floor(np.nan_to_num(px.min(axis=1), nan=0.0, neginf=-1e9, posinf=1e9)) - 1
+            x1 = np.floor(np.nan_to_num(px.max(axis=1), nan=0.0, neginf=-1e9, posinf=1e9)) + 1
+            y0 = np.floor(np.nan_to_num(py.min(axis=1), nan=0.0, neginf=-1e9, posinf=1e9)) - 1
+            y1 = np.floor(np.nan_to_num(py.max(axis=1), nan=0.0, neginf=-1e9, posinf=1e9)) + 1
+        rect = np.column_stack([x0, x1, y0, y1])
+        rect[behind] = [0, self.width - 1, 0, self.height - 1]
+        rect[:, 0:2] = np.clip(rect[:, 0:2], 0, self.width - 1)
+        rect[:, 2:4] = np.clip(rect[:, 2:4], 0, self.height - 1)
+        # Entirely off screen: an empty rectangle.
+        off = (
+            np.column_stack([x1 < 0, x0 > self.width - 1, y1 < 0, y0 > self.height - 1]).any(axis=1)
+            & ~behind
+        )
+        rect[off] = [1, 0, 1, 0]
+        return rect.astype(np.int64)
+
+
+def _corners(bounds: Floats) -> Floats:
+    """(n, 2, 3) boxes -> (n, 8, 3) corners."""
+    index = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+    return np.stack([bounds[:, index[:, a], a] for a in range(3)], axis=2)
+
+
+# ---- the ray caster ----------------------------------------------------------------------------
+@dataclass
+class _Band:
+    first_row: int
+    rows: int
+    origins: Floats
+    directions: Floats
+    shared_origin: bool
+    depth: Floats
+    normal: Floats
+    color: Floats
+    unlit: npt.NDArray[np.bool_]
+
+
+def _pair_chunks(rects: Ints, band: _Band, width: int) -> Iterator[tuple[Ints, Ints]]:
+    """(primitive index, band pixel index) pairs of the rectangles inside the band, in chunks."""
+    y0 = np.maximum(rects[:, 2], band.first_row)
+    y1 = np.minimum(rects[:, 3], band.first_row + band.rows - 1)
+    w = np.maximum(rects[:, 1] - rects[:, 0] + 1, 0)
+    h = np.maximum(y1 - y0 + 1, 0)
+    counts = w * h
+    chosen = np.nonzero(counts)[0]
+    if len(chosen) == 0:
+        return
+    totals = np.cumsum(counts[chosen])
+    start = 0
+    while start < len(chosen):
+        base = totals[start - 1] if start else 0
+        stop = int(np.searchsorted(totals, base + PAIR_CHUNK, side="right"))
+        stop = max(stop, start + 1)
+        group = chosen[start:stop]
+        sizes = counts[group]
+        primitive = np.repeat(group, sizes)
+        offsets = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        gw = w[primitive]
+        px = rects[primitive, 0] + offsets % gw
+        py = y0[primitive] + offsets // gw
+        yield primitive, (py - band.first_row) * width + px
+        start = stop
+
+
+def _draw(
+    shapes: _Shapes,
+    transform: _Transform,
+    unlit: bool,
+    band: _Band,
+    view: _View,
+    clip: Sequence[Callable[[Floats], npt.NDArray[np.bool_]]],
+) -> None:
+    count = len(shapes.params)
+    if shapes.bounds is None:
+        rects = np.tile(
+            np.array([[0, view.width - 1, band.first_row, band.first_row + band.rows - 1]]),
+            (count, 1),
+        )
+    else:
+        corners = transform.point_to_world(_corners(shapes.bounds).reshape(-1, 3))
+        rects = view.rectangles(corners.reshape(count, 8, 3))
+    intersect, normal_at = _INTERSECT[shapes.kind]
+    for primitive, pixel in _pair_chunks(rects, band, view.width):
+        world_d = band.directions[pixel]
+        world_o = (
+            np.broadcast_to(band.origins[0], world_d.shape)
+            if band.shared_origin
+            else band.origins[pixel]
+        )
+        o = transform.point_to_local(world_o)
+        d = transform.direction_to_local(world_d)
+        params = shapes.params[primitive]
+        best = np.full(len(pixel), np.inf)
+        for t in intersect(o, d, params):
+            valid = (t >= view.near) & np.isinf(best) & np.isfinite(t)
+            if clip and valid.any():
+                where = np.nonzero(valid)[0]
+                points = world_o[where] + t[where, None] * world_d[where]
+                removed = np.zeros(len(where), dtype=bool)
+                for test in clip:
+                    removed |= test(points)
+                valid[where[removed]] = False
+            best = np.where(valid, t, best)
+        hit = np.nonzero(np.isfinite(best))[0]
+        if len(hit) == 0:
+            continue
+        # Depth test: the nearest pair per pixel wins (exact ties: the later primitive).
+        target, distance = pixel[hit], best[hit]
+        before = band.depth[target]
+        np.minimum.at(band.depth, target, distance)
+        won = hit[(distance == band.depth[target]) & (distance < before)]
+        if len(won) == 0:
+            continue
+        target = pixel[won]
+        points = o[won] + best[won, None] * d[won]
+        band.normal[target] = transform.normal_to_world(normal_at(points, params[won]))
+        band.color[target] = shapes.colors[primitive[won]]
+        band.unlit[target] = unlit
+
+
+def _shade(band: _Band, hit: Ints, lights: Sequence[Light]) -> Floats:
+    """Shaded RGB of the ``hit`` pixels of the band."""
+    d = _normalize(band.directions[hit])
+    n = _normalize(band.normal[hit])
+    n = np.where((_dot(n, d) > 0)[:, None], -n, n)  # face the camera
+    points = band.origins[hit] + band.depth[hit, None] * band.directions[hit]
+    light = np.zeros((len(n), 3))
+    if not lights:
+        light += HEADLIGHT_AMBIENT + (1 - HEADLIGHT_AMBIENT) * np.maximum(-_dot(n, d), 0)[:, None]
+    for source in lights:
+        energy = _vec(source.color) * max(float(source.intensity), 0.0)
+        if source.kind == "ambient":
+            light += energy
+            continue
+        if source.kind == "directional":
+            towards = np.broadcast_to(-_normalize(_vec(source.direction)), n.shape)
+        else:
+            towards = _normalize(_vec(source.position) - points)
+        light += np.maximum(_dot(n, towards), 0)[:, None] * energy
+    base = band.color[hit, 0:3]
+    return np.asarray(np.clip(np.where(band.unlit[hit, None], base, base * light), 0, 1))
+
+
+def _buffer(wanted: bool, shape: tuple[int, ...], dtype: Any, fill: float) -> Any:
+    # Buffers nobody asked for are empty: a snapshot of 64 megapixels needs 256 MiB, not 3 GiB.
+    return np.full(shape if wanted else (0,) * len(shape), fill, dtype=dtype)
+
+
+def render(scene: Scene, buffers: Collection[str] = ("rgba",)) -> Frame:
+    """Draw ``scene``; deterministic, memory bounded by bands of rows (see the module doc).
+
+    ``buffers`` names the :class:`Frame` buffers to fill (``rgba``, ``color``, ``depth``,
+    ``albedo``, ``normal``); the others are left empty.
+    """
+    width, height = scene.width, scene.height
+    if width <= 0 or height <= 0:
+        raise ValueError(f"invalid image size {width}x{height}")
+    view = _View.of(scene.camera, width, height)
+    models: list[tuple[_Shapes, _Transform, bool]] = []
+    for geometry in scene.geometries:
+        transform = _Transform.of(geometry.transform)
+        if geometry.kind == "mesh":
+            groups = _mesh_shapes(geometry)
+        else:
+            groups = _shapes(
+                geometry.kind, geometry.items, _colors(geometry.colors, len(geometry.items))
+            )
+        models += [(group, transform, geometry.unlit) for group in groups]
+    clip = _clip_tests(scene.clippers)
+    background = np.clip(_vec(scene.background, 4), 0, 1)
+    frame = Frame(
+        _buffer("rgba" in buffers, (height, width, 4), np.uint8, 0),
+        _buffer("color" in buffers, (height, width, 4), np.float32, 0),
+        _buffer("depth" in buffers, (height, width), np.float32, np.inf),
+        _buffer("albedo" in buffers, (height, width, 3), np.float32, 0),
+        _buffer("normal" in buffers, (height, width, 3), np.float32, 0),
+    )
+    rows_per_band = max(1, BAND_PIXELS // width)
+    for first_row in range(0, height, rows_per_band):
+        rows = min(rows_per_band, height - first_row)
+        pixels = rows * width
+        band_slice = slice(first_row, first_row + rows)
+        shaded = np.empty((pixels, 4), dtype=np.float32)
+        shaded[:] = background
+        if models:
+            origins, directions = view.rays(first_row, rows)
+            band = _Band(
+                first_row,
+                rows,
+                origins,
+                directions,
+                not view.orthographic,
+                np.full(pixels, np.inf),
+                np.zeros((pixels, 3)),
+                np.zeros((pixels, 4)),
+                np.zeros(pixels, dtype=bool),
+            )
+            for shapes, transform, unlit in models:
+                _draw(shapes, transform, unlit, band, view, clip)
+            hit = np.nonzero(np.isfinite(band.depth))[0]
+            shaded[hit, 0:3] = _shade(band, hit, scene.lights)
+            shaded[hit, 3] = 1.0
+            if frame.depth.size:
+                distance = band.depth[hit] * np.linalg.norm(band.directions[hit], axis=1)
+                frame.depth[band_slice].reshape(pixels)[hit] = distance
+            if frame.albedo.size:
+                frame.albedo[band_slice].reshape(pixels, 3)[hit] = band.color[hit, 0:3]
+            if frame.normal.size:
+                frame.normal[band_slice].reshape(pixels, 3)[hit] = band.normal[hit]
+        if frame.color.size:
+            frame.color[band_slice] = shaded.reshape(rows, width, 4)
+        if frame.rgba.size:
+            frame.rgba[band_slice] = np.rint(shaded * 255).astype(np.uint8).reshape(rows, width, 4)
+    return frame
+
+
+def encode_frame(scene: Scene, image_format: str, quality: int, png_compression: int) -> bytes:
+    """Render ``scene`` and encode it as ``png`` or ``jpg``/``jpeg`` (ValueError otherwise)."""
+    fmt = image_format.lower()
+    if fmt not in ("png", "jpg", "jpeg"):
+        raise ValueError(f"Unsupported image format: '{image_format}'")
+    frame = render(scene)
+    if fmt == "png":
+        return encode_png(frame.rgba, png_compression)
+    return encode_jpeg(frame.rgba[:, :, 0:3], quality)
+
+
+def encode_gbuffers(scene: Scene, channels: Sequence[str]) -> bytes:
+    """Render ``scene`` and encode the requested g-buffers as OpenEXR (one part per channel)."""
+    frame = render(scene, set(channels))
+    layers: list[tuple[str, dict[str, npt.NDArray[np.float32]]]] = []
+    for channel in dict.fromkeys(channels):
+        if channel == "color":
+            planes = {name: frame.color[:, :, i] for i, name in enumerate("RGBA")}
+        elif channel == "depth":
+            planes = {"Z": frame.depth}
+        elif channel == "albedo":
+            planes = {name: frame.albedo[:, :, i] for i, name in enumerate("RGB")}
+        elif channel == "normal":
+            planes = {name: frame.normal[:, :, i] for i, name in enumerate("RGB")}
+        else:
+            continue
+        layers.append((channel, planes))
+    if not layers:
+        # As the real server's EXR writer: nothing to write is an error.
+        raise ValueError("Invalid argument for SaveEXRNPartImageToMemory")
+    return encode_exr(layers)
+
+
+# ---- meshes -------------------------------------------------------------------------------------
+def mesh_triangles(data: bytes, extension: str) -> tuple[Floats, Ints]:
+    """Vertices ``(n, 3)`` and triangles ``(m, 3)`` of an OBJ, OFF, STL or PLY mesh.
+
+    Polygons are split into fans. A file this cannot read gives an empty mesh (nothing drawn):
+    the loader already accepted or refused it.
+    """
+    try:
+        vertices, faces = _MESH_READERS[extension.lower().lstrip(".")](data)
+    except (KeyError, ValueError, IndexError, struct.error, UnicodeDecodeError):
+        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
+    triangles = [
+        (face[0], face[i], face[i + 1])
+        for face in faces
+        if len(face) >= 3
+        for i in range(1, len(face) - 1)
+    ]
+    return (
+        np.asarray(vertices, dtype=np.float64).reshape(-1, 3),
+        np.asarray(triangles, dtype=np.int64).reshape(-1, 3),
+    )
+
+
+Mesh = tuple[list[list[float]], list[list[int]]]
+
+
+def _words(data: bytes) -> list[list[str]]:
+    return [line.split() for line in data.decode("utf-8").splitlines() if line.split()]
+
+
+def _read_obj(data: bytes) -> Mesh:
+    vertices: list[list[float]] = []
+    faces: list[list[int]] = []
+    for words in _words(data):
+        if words[0] == "v":
+            vertices.append([float(w) for w in words[1:4]])
+        elif words[0] == "f":
+            indices = [int(w.split("/")[0]) for w in words[1:]]
+            faces.append([i - 1 if i > 0 else len(vertices) + i for i in indices])
+    return vertices, faces
+
+
+def _read_off(data: bytes) -> Mesh:
+    lines = [w for w in _words(data) if not w[0].startswith("#")]
+    header = lines[0][1:] or lines[1]
+    start = 1 if lines[0][1:] else 2
+    vertex_count, face_count = int(header[0]), int(header[1])
+    vertices = [[float(w) for w in row[:3]] for row in lines[start : start + vertex_count]]
+    rows = lines[start + vertex_count : start + vertex_count + face_count]
+    faces = [[int(w) for w in row[1 : 1 + int(row[0])]] for row in rows]
+    return vertices, faces
+
+
+def _read_stl(data: bytes) -> Mesh:
+    if len(data) >= 84:
+        (count,) = struct.unpack_from("<I", data, 80)
+        if 84 + 50 * count == len(data):
+            records = np.frombuffer(
+                data,
+                dtype=np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)), ("a", "<u2")]),
+                count=count,
+                offset=84,
+            )
+            vertices = records["v"].reshape(-1, 3).astype(np.float64).tolist()
+            return vertices, [[3 * i, 3 * i + 1, 3 * i + 2] for i in range(count)]
+    vertices = [[float(w) for w in row[1:4]] for row in _words(data) if row[0] == "vertex"]
+    return vertices, [[i, i + 1, i + 2] for i in range(0, len(vertices) - 2, 3)]
+
+
+_PLY_TYPES = {
+    "char": "b", "uchar": "B", "int8": "b", "uint8": "B", "short": "h", "ushort": "H",
+    "int16": "h", "uint16": "H", "int": "i", "uint": "I", "int32": "i", "uint32": "I",
+    "float": "f", "float32": "f", "double": "d", "float64": "d",
+}  # fmt: skip
+
+
+def _read_ply(data: bytes) -> Mesh:
+    end = data.index(b"end_header")
+    body = data.index(b"\n", end) + 1
+    header = [line.split() for line in data[:end].decode("ascii").splitlines()]
+    fmt = next(w[1] for w in header if w and w[0] == "format")
+    elements: list[tuple[str, int, list[list[str]]]] = []
+    for words in header:
+        if words and words[0] == "element":
+            elements.append((words[1], int(words[2]), []))
+        elif words and words[0] == "property" and elements:
+            elements[-1][2].append(words[1:])
+    vertices: list[list[float]] = []
+    faces: list[list[int]] = []
+    if fmt == "ascii":
+        rows = iter(_words(data[body:]))
+        for name, count, properties in elements:
+            names = [p[-1] for p in properties]
+            for _ in range(count):
+                row = next(rows)
+                if name == "vertex":
+                    vertices.append([float(row[names.index(a)]) for a in "xyz"])
+                elif name == "face":
+                    faces.append([int(w) for w in row[1 : 1 + int(row[0])]])
+        return vertices, faces
+    order = "<" if "little" in fmt else ">"
+    offset = body
+    for name, count, properties in elements:
+        for _ in range(count):
+            values: dict[str, float] = {}
+            for prop in properties:
+                if prop[0] == "list":
+                    (length,) = struct.unpack_from(order + _PLY_TYPES[prop[1]], data, offset)
+                    offset += struct.calcsize(_PLY_TYPES[prop[1]])
+                    code = f"{order}{int(length)}{_PLY_TYPES[prop[2]]}"
+                    items = struct.unpack_from(code, data, offset)
+                    offset += struct.calcsize(code)
+                    if name == "face":
+                        faces.append([int(i) for i in items])
+                else:
+                    code = order + _PLY_TYPES[prop[0]]
+                    (values[prop[1]],) = struct.unpack_from(code, data, offset)
+                    offset += struct.calcsize(code)
+            if name == "vertex":
+                vertices.append([values["x"], values["y"], values["z"]])
+    return vertices, faces
+
+
+_MESH_READERS: dict[str, Callable[[bytes], Mesh]] = {
+    "obj": _read_obj,
+    "off": _read_off,
+    "stl": _read_stl,
+    "ply": _read_ply,
+}
+
+
+# ---- from the server state ------------------------------------------------------------------
+def _indices(key: str, count: int) -> list[int]:
+    """Brayns colour-value keys: ``"3"``, ``"0-4"``, ``"1,5,7-9"``."""
+    out: list[int] = []
+    for part in key.split(","):
+        low, _, high = part.strip().partition("-")
+        try:
+            first = int(low)
+            last = int(high) if high else first
+        except ValueError:
+            continue
+        out += range(max(first, 0), min(last, count - 1) + 1)
+    return out
+
+
+def _apply_coloring(
+    colors: list[Sequence[float]], coloring: Sequence[tuple[str, Mapping[str, Any]]]
+) -> list[Sequence[float]]:
+    for method, values in coloring:
+        if method == "solid" and "color" in values:
+            colors = [values["color"]] * len(colors)
+        elif method in ("primitive", "triangle"):
+            colors = list(colors)
+            for key, color in values.items():
+                for index in _indices(key, len(colors)):
+                    colors[index] = color
+    return colors
+
+
+def _copy_transform(transform: Mapping[str, Sequence[float]]) -> dict[str, list[float]]:
+    return {key: [float(v) for v in value] for key, value in transform.items()}
+
+
+def _model_geometry(model: Any) -> Geometry | None:
+    drawing: dict[str, Any] = getattr(model, "drawing", None) or {}
+    kind = drawing.get("kind")
+    if kind is None or not getattr(model, "is_visible", True):
+        return None
+    spec: tuple[str, dict[str, Any]] = getattr(model, "material", ("phong", {}))
+    material, values = spec
+    unlit = material == "emissive"
+    coloring = drawing.get("coloring", ())
+    if kind == "mesh":
+        if "mesh" not in drawing:
+            # Parsed once, on the first frame that shows it.
+            drawing["mesh"] = mesh_triangles(drawing.get("data", b""), drawing.get("extension", ""))
+        vertices, triangles = drawing.get("mesh") or mesh_triangles(b"", "")
+        colors: list[Sequence[float]] = [WHITE] * len(triangles)
+        colors = _apply_coloring(colors, coloring)
+        if unlit and "color" in values:
+            colors = [[*values["color"][:3], 1.0]] * len(triangles)
+        return Geometry(
+            "mesh",
+            colors=colors or [WHITE],
+            vertices=vertices,
+            triangles=triangles,
+            transform=_copy_transform(model.transform),
+            unlit=unlit,
+        )
+    items = list(drawing.get("items", ()))
+    colors = _apply_coloring(list(drawing.get("colors", ())) or [WHITE] * len(items), coloring)
+    if unlit and "color" in values:
+        colors = [[*values["color"][:3], 1.0]] * len(items)
+    return Geometry(kind, items, colors, transform=_copy_transform(model.transform), unlit=unlit)
+
+
+def _camera(state: Any, params: Mapping[str, Any]) -> Camera:
+    view = params.get("camera_view") or state.view
+    kind = state.camera_type
+    projection = dict(state.projections.get(kind, {}))
+    override = params.get("camera")
+    if isinstance(override, Mapping) and override.get("name") in state.projections:
+        kind = override["name"]
+        projection = dict(state.projections[kind])
+        if isinstance(override.get("params"), Mapping):
+            projection.update({k: v for k, v in override["params"].items() if v is not None})
+    near = params.get("camera_near_clip")
+    return Camera(
+        position=view["position"],
+        target=view["target"],
+        up=view["up"],
+        projection="orthographic" if kind == "orthographic" else "perspective",
+        fovy=float(projection.get("fovy", 45.0)),
+        height=float(projection.get("height", 1.0)),
+        near_clip=float(state.near_clip if near is None else near),
+    )
+
+
+def _background(state: Any, params: Mapping[str, Any]) -> Sequence[float]:
+    renderer = dict(state.renderers.get(state.renderer_type, {}))
+    override = params.get("renderer")
+    if isinstance(override, Mapping) and override.get("name") in state.renderers:
+        renderer = dict(state.renderers[override["name"]])
+        if isinstance(override.get("params"), Mapping):
+            renderer.update({k: v for k, v in override["params"].items() if v is not None})
+    color = renderer.get("background_color", [0, 0, 0, 1])
+    return [float(c) for c in color]
+
+
+def scene_from_state(
+    state: Any, width: int, height: int, params: Mapping[str, Any] | None = None
+) -> Scene:
+    """Describe what the server state shows, at ``width`` x ``height``.
+
+    ``state`` is the server's :class:`~._state.BraynsState`; ``params`` the snapshot or
+    export-gbuffers params whose ``camera_view``, ``camera``, ``camera_near_clip`` and
+    ``renderer`` override the current ones for this frame. The scene is a copy: it can be
+    rendered in another thread while the state changes.
+    """
+    params = params or {}
+    geometries: list[Geometry] = []
+    lights: list[Light] = []
+    clippers: list[Clipper] = []
+    for model_id in sorted(state.models):
+        model = state.models[model_id]
+        drawing: Mapping[str, Any] = getattr(model, "drawing", None) or {}
+        role = drawing.get("role", "geometry")
+        if not model.is_visible:
+            continue
+        if role == "light":
+            quad = drawing.get("kind") == "quad"
+            position = _vec(drawing.get("position", (0, 0, 0)))
+            if quad:
+                position = (
+                    position
+                    + (
+                        _vec(drawing.get("edge1", (1, 0, 0)))
+                        + _vec(drawing.get("edge2", (0, 0, 1)))
+                    )
+                    / 2
+                )
+            lights.append(
+                Light(
+                    drawing.get("kind", "ambient"),
+                    tuple(drawing.get("color", (1, 1, 1))),
+                    float(drawing.get("intensity", 1)),
+                    tuple(drawing.get("direction", (-1, -1, 0))),
+                    tuple(position.tolist()),
+                )
+            )
+        elif role == "clipper":
+            clippers.append(
+                Clipper(drawing["kind"], list(drawing["items"]), bool(drawing.get("invert")))
+            )
+        else:
+            geometry = _model_geometry(model)
+            if geometry is not None:
+                geometries.append(geometry)
+    return Scene(
+        width,
+        height,
+        _camera(state, params),
+        _background(state, params),
+        geometries,
+        lights,
+        clippers,
+    )
