@@ -227,10 +227,20 @@ class _Shapes:
     bounds: Floats | None  # (n, 2, 3) local bounds, None: unbounded (whole screen)
 
 
+def _rows(values: Sequence[Any], size: int) -> Floats:
+    """``(n, size)`` floats from n sequences (padded or cut to ``size``, NaN as 0)."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = np.zeros(0)
+    if array.ndim != 2 or array.shape[1] != size:
+        array = np.array([_vec(v, size) for v in values]).reshape(len(values), size)
+    return np.nan_to_num(array)
+
+
 def _colors(colors: Sequence[Sequence[float]], count: int) -> Floats:
-    table = [list(c) for c in colors] or [list(WHITE)]
-    rows = [_vec(table[min(i, len(table) - 1)], 4) for i in range(count)]
-    return np.clip(np.asarray(rows, dtype=np.float64).reshape(count, 4), 0.0, 1.0)
+    table = _rows(list(colors) or [WHITE], 4)
+    return np.clip(table[np.minimum(np.arange(count), len(table) - 1)], 0.0, 1.0)
 
 
 def _shapes(kind: str, items: Sequence[Mapping[str, Any]], colors: Floats) -> list[_Shapes]:
@@ -238,20 +248,20 @@ def _shapes(kind: str, items: Sequence[Mapping[str, Any]], colors: Floats) -> li
     if n == 0:
         return []
     if kind == "spheres":
-        c = np.array([_vec(i["center"]) for i in items])
-        r = np.abs(np.array([float(i["radius"]) for i in items]))
+        c = _rows([i["center"] for i in items], 3)
+        r = np.abs(_rows([[i["radius"]] for i in items], 1)[:, 0])
         bounds = np.stack([c - r[:, None], c + r[:, None]], axis=1)
         return [_Shapes("sphere", np.column_stack([c, r]), colors, bounds)]
     if kind == "boxes":
-        a = np.array([_vec(i["min"]) for i in items])
-        b = np.array([_vec(i["max"]) for i in items])
+        a = _rows([i["min"] for i in items], 3)
+        b = _rows([i["max"] for i in items], 3)
         low, high = np.minimum(a, b), np.maximum(a, b)
         return [_Shapes("box", np.column_stack([low, high]), colors, np.stack([low, high], 1))]
     if kind == "capsules":
-        p0 = np.array([_vec(i["p0"]) for i in items])
-        p1 = np.array([_vec(i["p1"]) for i in items])
-        r0 = np.abs(np.array([float(i["r0"]) for i in items]))
-        r1 = np.abs(np.array([float(i["r1"]) for i in items]))
+        p0 = _rows([i["p0"] for i in items], 3)
+        p1 = _rows([i["p1"] for i in items], 3)
+        r0 = np.abs(_rows([[i["r0"]] for i in items], 1)[:, 0])
+        r1 = np.abs(_rows([[i["r1"]] for i in items], 1)[:, 0])
         rm = (r0 + r1) / 2
         return [
             *_shapes(
@@ -270,12 +280,12 @@ def _shapes(kind: str, items: Sequence[Mapping[str, Any]], colors: Floats) -> li
             ),
         ]
     if kind == "planes":
-        coefficients = np.array([_vec(i["coefficients"], 4) for i in items])
+        coefficients = _rows([i["coefficients"] for i in items], 4)
         return [_Shapes("plane", coefficients, colors, None)]
     if kind == "bounded-planes":
-        coefficients = np.array([_vec(i["coefficients"], 4) for i in items])
-        low = np.array([_vec(i["bounds"]["min"]) for i in items])
-        high = np.array([_vec(i["bounds"]["max"]) for i in items])
+        coefficients = _rows([i["coefficients"] for i in items], 4)
+        low = _rows([i["bounds"]["min"] for i in items], 3)
+        high = _rows([i["bounds"]["max"] for i in items], 3)
         low, high = np.minimum(low, high), np.maximum(low, high)
         return [
             _Shapes(
@@ -327,6 +337,16 @@ def _hit_sphere(o: Floats, d: Floats, p: Floats) -> Candidates:
     root = np.sqrt(np.maximum(disc, 0))
     a = np.maximum(a, EPSILON)
     return [_miss((-b - root) / a, ok), _miss((-b + root) / a, ok)]
+
+
+def _hit_sphere_from(oc: Floats, cc: Floats, d: Floats) -> Candidates:
+    """Sphere hits from ``oc = origin - centre`` and ``cc = |oc|^2 - r^2`` (inf: no sphere)."""
+    a = _dot(d, d)
+    b = _dot(oc, d)
+    with np.errstate(invalid="ignore"):
+        root = np.sqrt(b * b - a * cc)  # NaN: no hit (NaN >= near is false)
+    a = np.maximum(a, EPSILON)
+    return [(-b - root) / a, (-b + root) / a]
 
 
 def _normal_sphere(x: Floats, p: Floats) -> Floats:
@@ -638,6 +658,14 @@ def _draw(
         corners = transform.point_to_world(_corners(shapes.bounds).reshape(-1, 3))
         rects = view.rectangles(corners.reshape(count, 8, 3))
     intersect, normal_at = _INTERSECT[shapes.kind]
+    shared: tuple[Floats, Floats] | None = None
+    if shapes.kind == "sphere" and band.shared_origin:
+        # Every ray starts at the camera: the origin's terms are computed once per sphere.
+        origin = transform.point_to_local(band.origins[0:1])[0]
+        oc_all = origin - shapes.params[:, 0:3]
+        radius = shapes.params[:, 3]
+        cc_all = np.einsum("ij,ij->i", oc_all, oc_all) - radius * radius
+        shared = oc_all, np.where(radius > 0, cc_all, np.inf)
     for primitive, pixel in _pair_chunks(rects, band, view.width):
         world_d = band.directions[pixel]
         world_o = (
@@ -647,10 +675,14 @@ def _draw(
         )
         o = transform.point_to_local(world_o)
         d = transform.direction_to_local(world_d)
-        params = shapes.params[primitive]
         best = np.full(len(pixel), np.inf)
-        for t in intersect(o, d, params):
-            valid = (t >= view.near) & np.isinf(best) & np.isfinite(t)
+        if shared is not None:
+            candidates = _hit_sphere_from(shared[0][primitive], shared[1][primitive], d)
+        else:
+            candidates = intersect(o, d, shapes.params[primitive])
+        for t in candidates:
+            with np.errstate(invalid="ignore"):
+                valid = (t >= view.near) & np.isinf(best) & np.isfinite(t)
             if clip and valid.any():
                 where = np.nonzero(valid)[0]
                 points = world_o[where] + t[where, None] * world_d[where]
@@ -671,7 +703,8 @@ def _draw(
             continue
         target = pixel[won]
         points = o[won] + best[won, None] * d[won]
-        band.normal[target] = transform.normal_to_world(normal_at(points, params[won]))
+        normals = normal_at(points, shapes.params[primitive[won]])
+        band.normal[target] = transform.normal_to_world(normals)
         band.color[target] = shapes.colors[primitive[won]]
         band.unlit[target] = unlit
 
