@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
 import pytest
 import trio
 import trio.testing
@@ -141,3 +146,61 @@ def test_the_plugin_is_registered_for_user_test_suites(pytester: pytest.Pytester
     result.assert_outcomes(passed=1)
     markers = pytester.runpytest_subprocess("--markers")
     markers.stdout.fnmatch_lines(["*brayns_fake(**options)*"])
+
+
+def test_every_option_of_the_fake_server_command_has_help() -> None:
+    from brayns_trio.testing._cli import _parser
+
+    parser = _parser()
+    options = [action for action in parser._actions if action.option_strings]
+    assert len(options) > 10
+    for action in options:
+        assert action.help, action.option_strings
+    text = parser.format_help()
+    for option in ("--uri", "--max-clients", "--demo-scene", "--file-root", "--snapshot-duration"):
+        assert option in text
+
+
+def test_the_standalone_fake_serves_the_demo_scene_and_its_file_root(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "brayns_trio.testing",
+            "--uri",
+            "127.0.0.1:0",
+            "--log-level",
+            "off",
+            "--snapshot-duration",
+            "0",
+            "--demo-scene",
+            "--file-root",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("Brayns fake server listening on 127.0.0.1:")
+        uri = line.split()[-1]
+
+        async def client() -> list[dict[str, Any]]:
+            settings = Settings(probe_timeout=None)
+            async with brayns_trio.open_instance(uri, settings=settings) as instance:
+                await instance.request("snapshot", {"file_path": "demo.png"})
+                scene: dict[str, Any] = await instance.request("get-scene")
+                await instance.request("quit")
+                return list(scene["models"])
+
+        models = trio.run(client)
+        assert [model["model_type"] for model in models].count("geometry") == 2
+        assert (tmp_path / "demo.png").read_bytes().startswith(b"\x89PNG")
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

@@ -193,6 +193,11 @@ class FakeBrayns:
     Construct it, then run :meth:`run` in a nursery (or use :func:`open_fake_server`), and
     connect through :meth:`open_memory_stream`, :meth:`serve_tcp` or :meth:`handle_connection`.
 
+    Snapshots, render-image and export-gbuffers draw the scene (``_render.py``). With
+    ``file_root``, files that snapshot and export-gbuffers write (``file_path``) must be inside
+    that directory (relative paths are taken from it); without, they go where the path says,
+    as with braynsService.
+
     Inspection: :attr:`client_count` (live WebSocket clients), :attr:`executed_methods` (methods
     whose handler ran, in execution order), :attr:`state` (the global engine state).
     Fault knobs: :meth:`freeze` / :meth:`thaw`, :meth:`drop_connections`.
