@@ -70,7 +70,8 @@ def test_a_sphere_is_a_round_shaded_disk_where_the_camera_says() -> None:
     # Red only, brightest in the middle (headlight), darker towards the rim.
     assert not image[:, :, 1:3].any()
     assert image[100, 100, 0] == 255
-    assert 0 < image[100, 100 + int(SPHERE_RADIUS_PX) - 2, 0] < 150
+    rim = image[100, 100 + int(SPHERE_RADIUS_PX) - 2, 0]
+    assert 0 < rim < image[100, 100 + int(SPHERE_RADIUS_PX) // 2, 0] < image[100, 100, 0]
     assert (image[:, :, 3] == 255).all()
 
 
@@ -144,7 +145,8 @@ def test_lights_change_the_shading() -> None:
             sphere([0, 0, 0]), ("add-light-ambient", {"intensity": 0.5, "color": [1, 1, 1]})
         )
     )
-    assert ambient[left][0] == ambient[right][0] == ambient[100, 100, 0] == 128
+    # Linear 0.5, sRGB encoded in 8 bits: 188.
+    assert ambient[left][0] == ambient[right][0] == ambient[100, 100, 0] == 188
     # A headlight when there is no light: lit from the camera.
     headlight = draw(server_with(sphere([0, 0, 0])))
     assert headlight[left][0] == headlight[right][0] > 200
@@ -155,8 +157,14 @@ def test_background_colour_and_alpha_come_from_the_renderer() -> None:
         ("set-renderer-interactive", {"background_color": [0, 0.5, 1, 0]}), sphere([0, 0, 0])
     )
     image = draw(server)
-    assert tuple(image[0, 0]) == (0, 128, 255, 0)
+    assert tuple(image[0, 0]) == (0, 188, 255, 0)  # sRGB encoded, alpha as is
     assert tuple(image[100, 100]) == (255, 0, 0, 255)
+    # The real server's default background, [0.004, 0.016, 0.102, 0], gives (17, 35, 90, 0)
+    # there: the sRGB encoding is within one level but for the darkest channel.
+    server.state.handle(
+        "set-renderer-interactive", {"background_color": [0.004, 0.016, 0.102, 0]}, b""
+    )
+    assert tuple(draw(server)[0, 0]) == (13, 34, 90, 0)
 
 
 def test_every_kind_of_geometry_is_drawn() -> None:

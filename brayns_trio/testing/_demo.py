@@ -17,11 +17,20 @@ DEMO_SCENE: list[tuple[str, Any]] = [
     (
         "add-spheres",
         [
-            {"geometry": {"center": [-3.2, 0.0, 0.0], "radius": 0.9}, "color": [0.9, 0.2, 0.2, 1]},
-            {"geometry": {"center": [-1.1, 0.3, -0.6], "radius": 1.2}, "color": [1.0, 0.6, 0.1, 1]},
-            {"geometry": {"center": [1.2, 0.0, 0.3], "radius": 0.9}, "color": [0.2, 0.8, 0.3, 1]},
-            {"geometry": {"center": [3.3, 0.4, -0.4], "radius": 1.3}, "color": [0.2, 0.45, 1.0, 1]},
-            {"geometry": {"center": [0.2, 1.9, -1.5], "radius": 0.6}, "color": [0.8, 0.3, 0.9, 1]},
+            {
+                "geometry": {"center": [-3.2, 0.0, 0.0], "radius": 0.9},
+                "color": [0.8, 0.03, 0.03, 1],
+            },
+            {
+                "geometry": {"center": [-1.1, 0.3, -0.6], "radius": 1.2},
+                "color": [0.95, 0.35, 0.01, 1],
+            },
+            {"geometry": {"center": [1.2, 0.0, 0.3], "radius": 0.9}, "color": [0.03, 0.6, 0.08, 1]},
+            {
+                "geometry": {"center": [3.3, 0.4, -0.4], "radius": 1.3},
+                "color": [0.03, 0.18, 0.95, 1],
+            },
+            {"geometry": {"center": [0.2, 1.9, -1.5], "radius": 0.6}, "color": [0.6, 0.08, 0.8, 1]},
         ],
     ),
     (
@@ -32,13 +41,13 @@ DEMO_SCENE: list[tuple[str, Any]] = [
                     "coefficients": [0, 1, 0, 0.9],
                     "bounds": {"min": [-14, -0.9, -8], "max": [14, -0.9, 9]},
                 },
-                "color": [0.55, 0.55, 0.6, 1],
+                "color": [0.3, 0.3, 0.34, 1],
             }
         ],
     ),
-    ("add-light-ambient", {"color": [1, 1, 1], "intensity": 0.25}),
+    ("add-light-ambient", {"color": [1, 1, 1], "intensity": 0.12}),
     ("add-light-directional", {"color": [1, 1, 1], "intensity": 0.9, "direction": [1, -1, -1]}),
-    ("set-renderer-interactive", {"background_color": [0.06, 0.08, 0.16, 1]}),
+    ("set-renderer-interactive", {"background_color": [0.004, 0.008, 0.03, 1]}),
     ("set-camera-perspective", {"fovy": 45}),
     ("set-camera-view", {"position": [0, 2.2, 10], "target": [0, 0.2, 0], "up": [0, 1, 0]}),
 ]

@@ -16,7 +16,10 @@ so that an image from the fake is recognisably the scene a script built:
 - clipping: clipping geometries remove what lies inside them (the negative side of a plane
   ``ax + by + cz + d < 0``; inside a sphere, box or capsule), ``invert_normals`` swaps the sides;
   a clipped front face shows what is behind it (the inside of a sphere, for example);
-- background: the renderer's ``background_color``, alpha included; hit pixels are opaque.
+- background: the renderer's ``background_color``, alpha included; hit pixels are opaque;
+- output: colours are computed in linear space; 8-bit images (PNG, JPEG) are sRGB encoded, as
+  Brayns' are (the default background ``[0.004, 0.016, 0.102]`` is ``[13, 34, 90]``);
+  g-buffers stay linear floats.
 
 Rendering is deterministic (same scene, same bytes) and bounded in memory: rows are processed
 in bands, and for each band only the pixels inside each primitive's projected bounds are
@@ -732,6 +735,15 @@ def _shade(band: _Band, hit: Ints, lights: Sequence[Light]) -> Floats:
     return np.asarray(np.clip(np.where(band.unlit[hit, None], base, base * light), 0, 1))
 
 
+def _srgb(linear: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """The sRGB transfer function, as Brayns' 8-bit frames are encoded."""
+    clipped = np.clip(linear, 0, 1)
+    return np.asarray(
+        np.where(clipped <= 0.0031308, 12.92 * clipped, 1.055 * np.power(clipped, 1 / 2.4) - 0.055),
+        dtype=np.float32,
+    )
+
+
 def _buffer(wanted: bool, shape: tuple[int, ...], dtype: Any, fill: float) -> Any:
     # Buffers nobody asked for are empty: a snapshot of 64 megapixels needs 256 MiB, not 3 GiB.
     return np.full(shape if wanted else (0,) * len(shape), fill, dtype=dtype)
@@ -801,7 +813,10 @@ def render(scene: Scene, buffers: Collection[str] = ("rgba",)) -> Frame:
         if frame.color.size:
             frame.color[band_slice] = shaded.reshape(rows, width, 4)
         if frame.rgba.size:
-            frame.rgba[band_slice] = np.rint(shaded * 255).astype(np.uint8).reshape(rows, width, 4)
+            encoded = np.empty_like(shaded)
+            encoded[:, 0:3] = _srgb(shaded[:, 0:3])
+            encoded[:, 3] = shaded[:, 3]
+            frame.rgba[band_slice] = np.rint(encoded * 255).astype(np.uint8).reshape(rows, width, 4)
     return frame
 
 
