@@ -497,3 +497,32 @@ def test_the_command_line_says_when_the_testing_extra_is_missing(
     assert cli.main(["fake-server", "--help"]) == 2
     assert "testing extra" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_directional_lights_cast_shadows_when_the_renderer_enables_them() -> None:
+    floor = {
+        "geometry": {
+            "coefficients": [0, 1, 0, 0],
+            "bounds": {"min": [-3, 0, -3], "max": [3, 0, 3]},
+        },
+        "color": [0.5, 0.5, 0.5, 1],
+    }
+    requests: list[tuple[str, Any]] = [
+        ("add-bounded-planes", [floor]),
+        sphere([1, 1, 0], 0.5),  # its shadow, along (-1, -1, 0), falls on the origin
+        ("add-light-directional", {"direction": [-1, -1, 0]}),
+        ("add-light-ambient", {"intensity": 0.2}),
+        ("set-camera-orthographic", {"height": 6}),  # top view: 1 unit is SIZE / 6 pixels
+        ("set-camera-view", {"position": [0, 5, 0], "target": [0, 0, 0], "up": [0, 0, -1]}),
+    ]
+    shadows = server_with(*requests, ("set-renderer-interactive", {"enable_shadows": True}))
+    no_shadows = server_with(*requests, ("set-renderer-interactive", {"enable_shadows": False}))
+    with_, without = draw(shadows), draw(no_shadows)
+    centre, far = (100, 100), (100, 100 - 67)  # the origin; (-2, 0, 0), away from the shadow
+    assert with_[centre][0] < without[centre][0]
+    # Ambient only in the shadow: linear 0.5 * 0.2, sRGB encoded.
+    assert with_[centre][0] == round((1.055 * 0.1 ** (1 / 2.4) - 0.055) * 255)
+    assert with_[far][0] == without[far][0] > with_[centre][0]
+    # The sphere, seen from above, is lit on top: it does not shadow itself.
+    top = (100, 100 + 33)
+    assert with_[top][0] == without[top][0]

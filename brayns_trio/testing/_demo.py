@@ -12,7 +12,7 @@ from ._server import FakeBrayns, open_fake_server
 __all__ = ["DEMO_SCENE", "add_demo_scene", "open_demo_server"]
 
 # (method, params) requests that build the demo scene: five coloured spheres on a grey floor,
-# lit from the upper left, over a dark blue background, framed by the camera.
+# lit from the upper left with shadows, over a dark blue background, framed by the camera.
 DEMO_SCENE: list[tuple[str, Any]] = [
     (
         "add-spheres",
@@ -47,7 +47,10 @@ DEMO_SCENE: list[tuple[str, Any]] = [
     ),
     ("add-light-ambient", {"color": [1, 1, 1], "intensity": 0.12}),
     ("add-light-directional", {"color": [1, 1, 1], "intensity": 0.9, "direction": [1, -1, -1]}),
-    ("set-renderer-interactive", {"background_color": [0.004, 0.008, 0.03, 1]}),
+    (
+        "set-renderer-interactive",
+        {"background_color": [0.004, 0.008, 0.03, 1], "enable_shadows": True},
+    ),
     ("set-camera-perspective", {"fovy": 45}),
     ("set-camera-view", {"position": [0, 2.2, 10], "target": [0, 0.2, 0], "up": [0, 1, 0]}),
 ]

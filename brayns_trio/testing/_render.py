@@ -10,9 +10,10 @@ so that an image from the fake is recognisably the scene a script built:
   projection, near clip; a cylindric camera is drawn as a perspective one with its ``fovy``;
 - colour: the primitives' colours (as added, then as ``color-model`` changed them); an emissive
   material draws its colour unlit;
-- light: Lambert shading from ambient, directional, sphere and quad lights (no shadows, no
-  bounces); a scene without light gets a headlight (light from the camera, plus a little
-  ambient);
+- light: Lambert shading from ambient, directional, sphere and quad lights (no bounces);
+  directional lights cast shadows when the renderer's ``enable_shadows`` is on (a shadow map
+  of 512x512 texels along the light; infinite planes receive shadows but cast none); a scene
+  without light gets a headlight (light from the camera, plus a little ambient);
 - clipping: clipping geometries remove what lies inside them (the negative side of a plane
   ``ax + by + cz + d < 0``; inside a sphere, box or capsule), ``invert_normals`` swaps the sides;
   a clipped front face shows what is behind it (the inside of a sphere, for example);
@@ -68,6 +69,7 @@ WHITE = (1.0, 1.0, 1.0, 1.0)
 BAND_PIXELS = 1 << 17
 PAIR_CHUNK = 1 << 20
 HEADLIGHT_AMBIENT = 0.15
+SHADOW_MAP_SIZE = 512
 EPSILON = 1e-12
 
 
@@ -135,6 +137,7 @@ class Scene:
     geometries: Sequence[Geometry] = ()
     lights: Sequence[Light] = ()
     clippers: Sequence[Clipper] = ()
+    shadows: bool = False  # directional lights cast shadows (shadow maps)
 
 
 @dataclass
@@ -712,7 +715,80 @@ def _draw(
         band.unlit[target] = unlit
 
 
-def _shade(band: _Band, hit: Ints, lights: Sequence[Light]) -> Floats:
+@dataclass
+class _ShadowMap:
+    """Depth of the scene seen from a directional light (orthographic, along the light)."""
+
+    view: _View
+    depth: npt.NDArray[np.float32]
+    texel: float
+
+    @classmethod
+    def of(cls, scene: Scene, light: Light) -> _ShadowMap | None:
+        # Infinite planes receive shadows but cast none (they would darken half the world). The
+        # map covers the other casters, bounded planes (floors, walls) only if there is nothing
+        # else: a large floor would make its texels coarse.
+        casters = [g for g in scene.geometries if g.kind != "planes"]
+        framed = [g for g in casters if g.kind != "bounded-planes"] or casters
+        boxes = []
+        for geometry in framed:
+            transform = _Transform.of(geometry.transform)
+            shapes = (
+                _mesh_shapes(geometry)
+                if geometry.kind == "mesh"
+                else _shapes(geometry.kind, geometry.items, _colors((), len(geometry.items)))
+            )
+            for shape in shapes:
+                if shape.bounds is not None:
+                    corners = transform.point_to_world(_corners(shape.bounds).reshape(-1, 3))
+                    boxes.append(np.stack([corners.min(axis=0), corners.max(axis=0)]))
+        if not boxes:
+            return None
+        every = np.stack(boxes)
+        low, high = every[:, 0].min(axis=0), every[:, 1].max(axis=0)
+        center = (low + high) / 2
+        radius = max(float(np.linalg.norm(high - low)) / 2, 1e-6)
+        forward = _normalize(_vec(light.direction))
+        if not np.any(forward):
+            return None
+        up = (0.0, 1.0, 0.0) if abs(forward[1]) < 0.9 else (1.0, 0.0, 0.0)
+        camera = Camera(
+            position=tuple(center - forward * 2 * radius),
+            target=tuple(center),
+            up=up,
+            projection="orthographic",
+            height=2 * radius,
+        )
+        view = _View.of(camera, SHADOW_MAP_SIZE, SHADOW_MAP_SIZE)
+        light_scene = Scene(
+            SHADOW_MAP_SIZE, SHADOW_MAP_SIZE, camera, geometries=casters, clippers=scene.clippers
+        )
+        depth = render(light_scene, ("depth",)).depth
+        return cls(view, depth, 2 * radius / SHADOW_MAP_SIZE)
+
+    def lit(self, points: Floats, normals: Floats) -> npt.NDArray[np.bool_]:
+        """Which world points the light reaches (not behind a caster).
+
+        Points are looked up a little off their surface (normal offset) against a depth bias of
+        a texel, so that surfaces do not shadow themselves.
+        """
+        relative = points + 2 * self.texel * normals - self.view.position
+        size = self.depth.shape[0]
+        x = (relative @ self.view.right / self.view.half_width + 1) * size / 2
+        y = (1 - relative @ self.view.up / self.view.half_height) * size / 2
+        inside = (x >= 0) & (x < size) & (y >= 0) & (y < size)  # outside the map: lit
+        ix = np.clip(np.floor(x), 0, size - 1).astype(np.int64)
+        iy = np.clip(np.floor(y), 0, size - 1).astype(np.int64)
+        occluded = relative @ self.view.forward > self.depth[iy, ix] + self.texel
+        return np.asarray(~(inside & occluded))
+
+
+def _shade(
+    band: _Band,
+    hit: Ints,
+    lights: Sequence[Light],
+    shadow_maps: Sequence[_ShadowMap | None],
+) -> Floats:
     """Shaded RGB of the ``hit`` pixels of the band."""
     d = _normalize(band.directions[hit])
     n = _normalize(band.normal[hit])
@@ -721,7 +797,7 @@ def _shade(band: _Band, hit: Ints, lights: Sequence[Light]) -> Floats:
     light = np.zeros((len(n), 3))
     if not lights:
         light += HEADLIGHT_AMBIENT + (1 - HEADLIGHT_AMBIENT) * np.maximum(-_dot(n, d), 0)[:, None]
-    for source in lights:
+    for source, shadow_map in zip(lights, shadow_maps, strict=True):
         energy = _vec(source.color) * max(float(source.intensity), 0.0)
         if source.kind == "ambient":
             light += energy
@@ -730,7 +806,10 @@ def _shade(band: _Band, hit: Ints, lights: Sequence[Light]) -> Floats:
             towards = np.broadcast_to(-_normalize(_vec(source.direction)), n.shape)
         else:
             towards = _normalize(_vec(source.position) - points)
-        light += np.maximum(_dot(n, towards), 0)[:, None] * energy
+        lambert = np.maximum(_dot(n, towards), 0)
+        if shadow_map is not None:
+            lambert = np.where(shadow_map.lit(points, n), lambert, 0.0)
+        light += lambert[:, None] * energy
     base = band.color[hit, 0:3]
     return np.asarray(np.clip(np.where(band.unlit[hit, None], base, base * light), 0, 1))
 
@@ -771,6 +850,12 @@ def render(scene: Scene, buffers: Collection[str] = ("rgba",)) -> Frame:
         models += [(group, transform, geometry.unlit) for group in groups]
     clip = _clip_tests(scene.clippers)
     background = np.clip(_vec(scene.background, 4), 0, 1)
+    shadow_maps = [
+        _ShadowMap.of(scene, light)
+        if scene.shadows and models and light.kind == "directional"
+        else None
+        for light in scene.lights
+    ]
     frame = Frame(
         _buffer("rgba" in buffers, (height, width, 4), np.uint8, 0),
         _buffer("color" in buffers, (height, width, 4), np.float32, 0),
@@ -801,7 +886,7 @@ def render(scene: Scene, buffers: Collection[str] = ("rgba",)) -> Frame:
             for shapes, transform, unlit in models:
                 _draw(shapes, transform, unlit, band, view, clip)
             hit = np.nonzero(np.isfinite(band.depth))[0]
-            shaded[hit, 0:3] = _shade(band, hit, scene.lights)
+            shaded[hit, 0:3] = _shade(band, hit, scene.lights, shadow_maps)
             shaded[hit, 3] = 1.0
             if frame.depth.size:
                 distance = band.depth[hit] * np.linalg.norm(band.directions[hit], axis=1)
@@ -1072,15 +1157,14 @@ def _camera(state: Any, params: Mapping[str, Any]) -> Camera:
     )
 
 
-def _background(state: Any, params: Mapping[str, Any]) -> Sequence[float]:
+def _renderer(state: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     renderer = dict(state.renderers.get(state.renderer_type, {}))
     override = params.get("renderer")
     if isinstance(override, Mapping) and override.get("name") in state.renderers:
         renderer = dict(state.renderers[override["name"]])
         if isinstance(override.get("params"), Mapping):
             renderer.update({k: v for k, v in override["params"].items() if v is not None})
-    color = renderer.get("background_color", [0, 0, 0, 1])
-    return [float(c) for c in color]
+    return renderer
 
 
 def scene_from_state(
@@ -1132,12 +1216,14 @@ def scene_from_state(
             geometry = _model_geometry(model)
             if geometry is not None:
                 geometries.append(geometry)
+    renderer = _renderer(state, params)
     return Scene(
         width,
         height,
         _camera(state, params),
-        _background(state, params),
+        [float(c) for c in renderer.get("background_color", [0, 0, 0, 1])],
         geometries,
         lights,
         clippers,
+        shadows=bool(renderer.get("enable_shadows", False)),
     )
