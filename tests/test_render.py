@@ -526,3 +526,18 @@ def test_directional_lights_cast_shadows_when_the_renderer_enables_them() -> Non
     # The sphere, seen from above, is lit on top: it does not shadow itself.
     top = (100, 100 + 33)
     assert with_[top][0] == without[top][0]
+
+
+def test_absurd_values_draw_without_raising_or_warning() -> None:
+    server = server_with(
+        sphere([1e308, -1e308, 1e300], 1e300),
+        sphere([0, 0, 0], 0.0),
+        ("add-boxes", [{"geometry": {"min": [-1e308] * 3, "max": [1e308] * 3}, "color": RED}]),
+        ("add-light-directional", {"direction": [0, 0, 0]}),
+    )
+    server.state.handle(
+        "update-model", {"model_id": 0, "model": {"transform": {"scale": [0, 0, 0]}}}, b""
+    )
+    image = draw(server, camera_view={"position": [0, 0, 0], "target": [0, 0, 0], "up": [0, 0, 0]})
+    assert image.shape == (SIZE, SIZE, 4)
+    assert render(Scene(64, 64, Camera(fovy=1e30, near_clip=-5))).rgba.shape == (64, 64, 4)

@@ -832,8 +832,14 @@ def render(scene: Scene, buffers: Collection[str] = ("rgba",)) -> Frame:
     """Draw ``scene``; deterministic, memory bounded by bands of rows (see the module doc).
 
     ``buffers`` names the :class:`Frame` buffers to fill (``rgba``, ``color``, ``depth``,
-    ``albedo``, ``normal``); the others are left empty.
+    ``albedo``, ``normal``); the others are left empty. Absurd values (huge, infinite or NaN
+    coordinates) draw something or nothing, never raise nor warn.
     """
+    with np.errstate(all="ignore"):
+        return _render(scene, buffers)
+
+
+def _render(scene: Scene, buffers: Collection[str]) -> Frame:
     width, height = scene.width, scene.height
     if width <= 0 or height <= 0:
         raise ValueError(f"invalid image size {width}x{height}")
