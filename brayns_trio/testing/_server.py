@@ -21,7 +21,8 @@ Known differences with the real server (deliberate or not yet modelled):
   real server aborts (Appendix B); so do frames over 16384 pixels a side or 64 megapixels, which
   it cannot allocate;
 - images are drawn by a simple ray caster (``_render.py``: geometry, camera, colours, Lambert
-  shading, clipping; no shadows, transparency or volumes), and inspect never hits;
+  shading, shadows of directional lights, clipping; no transparency, reflections or volumes),
+  and inspect never hits;
 - frames are drawn and encoded in a worker thread (inline under Trio's MockClock);
 - the add-model loaders are limited to the core mesh loader (OBJ, PLY, STL, OFF); other loaders
   (volumes, plugin loaders) fail with -32603; error texts for failed loads are the fake's own;
@@ -744,7 +745,7 @@ class FakeBrayns:
     async def _snapshot(self, task: _Task) -> None:
         params = task.params
         if "image_settings" in params and "size" not in (params["image_settings"] or {}):
-            # The real server reads the missing size as 0x0 and aborts (protocol.md, Appendix B).
+            # The real server reads the missing size as 0x0 and aborts.
             raise JsonRpcError(
                 INVALID_PARAMS,
                 "image_settings without size means a 0x0 image, below the minimum 64x64 (a real "
