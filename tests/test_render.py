@@ -541,3 +541,74 @@ def test_absurd_values_draw_without_raising_or_warning() -> None:
     image = draw(server, camera_view={"position": [0, 0, 0], "target": [0, 0, 0], "up": [0, 0, 0]})
     assert image.shape == (SIZE, SIZE, 4)
     assert render(Scene(64, 64, Camera(fovy=1e30, near_clip=-5))).rgba.shape == (64, 64, 4)
+
+
+@pytest.mark.parametrize(
+    ("method", "primitive"),
+    [
+        ("add-clipping-spheres", {"center": [0, 0, 1], "radius": 0.5}),
+        ("add-clipping-boxes", {"min": [-0.5, -0.5, 0], "max": [0.5, 0.5, 2]}),
+        ("add-clipping-capsules", {"p0": [0, 0, 0], "p1": [0, 0, 2], "r0": 0.5, "r1": 0.5}),
+        (
+            "add-clipping-bounded-planes",
+            {
+                "coefficients": [0, 0, -1, 0.5],
+                "bounds": {"min": [-0.5, -0.5, 0], "max": [0.5, 0.5, 2]},
+            },
+        ),
+    ],
+)
+def test_clipping_geometries_remove_what_is_inside(method: str, primitive: Any) -> None:
+    # Each removes the front of the sphere around the view axis: through the hole, the inside
+    # of the back half shows, 6 from the camera instead of 4.
+    def depth(*requests: tuple[str, Any]) -> npt.NDArray[np.float32]:
+        scene = server_with(sphere([0, 0, 0]), *requests).state.frame_scene(SIZE, SIZE)
+        return render(scene, ("depth",)).depth
+
+    whole = depth()
+    clipped = depth((method, {"primitives": [primitive]}))
+    inverted = depth((method, {"primitives": [primitive], "invert_normals": True}))
+    centre, aside = (100, 100), (100, 100 - 40)
+    assert whole[centre] == pytest.approx(4.0, abs=0.01)
+    assert clipped[centre] == pytest.approx(6.0, abs=0.01)
+    assert clipped[aside] == whole[aside]
+    # Inverted, everything outside the clipping geometry goes.
+    assert inverted[centre] == pytest.approx(4.0, abs=0.01)
+    assert np.isinf(inverted[aside])
+
+
+def test_emissive_models_are_drawn_unlit_in_their_colour() -> None:
+    server = server_with(sphere([0, 0, 0]), ("add-light-directional", {"direction": [1, 0, 0]}))
+    server.state.handle(
+        "set-material-emissive",
+        {"model_id": 0, "material": {"color": [0, 1, 0], "intensity": 1}},
+        b"",
+    )
+    image = draw(server)
+    assert tuple(image[100, 100 + 40]) == tuple(image[100, 100 - 40]) == (0, 255, 0, 255)
+
+
+def test_stl_and_ascii_ply_meshes_are_drawn() -> None:
+    triangle = [(-1.0, -1.0, 0.0), (1.0, -1.0, 0.0), (0.0, 1.0, 0.0)]
+    binary_stl = (
+        b"\0" * 80
+        + struct.pack("<I", 1)
+        + struct.pack("<12fH", 0, 0, 1, *[c for v in triangle for c in v], 0)
+    )
+    ascii_stl = (
+        b"solid t\nfacet normal 0 0 1\nouter loop\n"
+        + b"".join(b"vertex %g %g %g\n" % v for v in triangle)
+        + b"endloop\nendfacet\nendsolid t\n"
+    )
+    ascii_ply = (
+        b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
+        b"property float z\nelement face 1\nproperty list uchar int vertex_indices\n"
+        b"end_header\n-1 -1 0\n1 -1 0\n0 1 0\n3 0 1 2\n"
+    )
+    for data, extension in ((binary_stl, "stl"), (ascii_stl, "stl"), (ascii_ply, "ply")):
+        vertices, triangles = mesh_triangles(data, extension)
+        assert vertices.tolist() == [list(v) for v in triangle], extension
+        assert triangles.tolist() == [[0, 1, 2]], extension
+        server = server_with()
+        server.state.load_mesh(data, extension, {})
+        assert tuple(draw(server)[100, 100]) == (255, 255, 255, 255), extension

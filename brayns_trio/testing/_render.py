@@ -465,7 +465,10 @@ def _clip_tests(clippers: Sequence[Clipper]) -> list[Callable[[Floats], npt.NDAr
     tests: list[Callable[[Floats], npt.NDArray[np.bool_]]] = []
     for clipper in clippers:
         for shape in _shapes(clipper.kind, clipper.items, _colors((), len(clipper.items))):
-            tests.append(_inside(shape, clipper.invert))
+            # The cylinder test measures the distance to the whole segment: it is the capsule
+            # (its end spheres are not separate clippers, or inverting would remove it all).
+            if clipper.kind != "capsules" or shape.kind == "cylinder":
+                tests.append(_inside(shape, clipper.invert))
     return tests
 
 
