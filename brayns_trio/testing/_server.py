@@ -18,8 +18,8 @@ Known differences with the real server (deliberate or not yet modelled):
 
 - snapshot (and export-gbuffers, and render-image's viewport) with a width or height under 64,
   or a snapshot whose ``image_settings`` has no ``size`` (0x0 there), get a -32602 error; the
-  real server aborts (Appendix B); so do frames over 16384 pixels a side or 64 megapixels, which
-  it cannot allocate;
+  real server aborts (Appendix B); so do frames over 16384 pixels a side or 64 megapixels, a
+  bound of the fake (such frames can exhaust a real server's memory);
 - images are drawn by a simple ray caster (``_render.py``: geometry, camera, colours, Lambert
   shading, shadows of directional lights, clipping; no transparency, reflections or volumes),
   and inspect never hits;

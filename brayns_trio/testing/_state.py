@@ -42,7 +42,7 @@ PLUGINS: dict[str, str] = {
 FLT_MAX = 3.4028235e38
 MIN_FRAME_SIZE = 64
 # The largest frame the fake draws: 16384 pixels a side and 64 megapixels (a 256 MiB RGBA
-# framebuffer). Beyond that a real braynsService cannot allocate its framebuffers and aborts.
+# framebuffer, gigabytes of float buffers on a real server, which aborts when it runs out).
 MAX_FRAME_SIDE = 16384
 MAX_FRAME_PIXELS = 8192 * 8192
 EMPTY_BOUNDS = ([FLT_MAX] * 3, [-FLT_MAX] * 3)
@@ -170,9 +170,9 @@ def check_frame_size(width: int, height: int, what: str = "Image size") -> None:
     if max(width, height) > MAX_FRAME_SIDE or width * height > MAX_FRAME_PIXELS:
         raise JsonRpcError(
             INVALID_PARAMS,
-            f"{what} {width}x{height} is above the maximum {MAX_FRAME_SIDE} pixels a side and "
-            f"{MAX_FRAME_PIXELS} pixels (a real braynsService 3.10.1 cannot allocate it and "
-            "crashes; the fake server refuses it)",
+            f"{what} {width}x{height} is above the fake server's maximum of {MAX_FRAME_SIDE} "
+            f"pixels a side and {MAX_FRAME_PIXELS} pixels (a frame this large can exhaust a real "
+            "braynsService's memory and crash it; the fake server refuses it)",
         )
 
 
