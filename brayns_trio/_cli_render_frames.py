@@ -60,16 +60,34 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--scene", required=True, metavar="SPEC", help="the scene's JSON spec")
     parser.add_argument("--frames", type=_count, required=True, metavar="N", help="frames")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="frame directory")
-    parser.add_argument("--movie", metavar="FILE", help="assemble the frames into this movie")
-    parser.add_argument("--fps", type=_positive, default=25.0, help="movie frame rate (25)")
     parser.add_argument(
-        "--per-member", type=_count, default=1, metavar="N", help="frames per server at once (1)"
+        "--movie",
+        metavar="FILE",
+        help="assemble the frames into this movie (default: no movie, frames only)",
     )
     parser.add_argument(
-        "--set-aside-after", type=_positive, default=60.0, metavar="SECONDS", help="(60)"
+        "--fps", type=_positive, default=25.0, help="movie frame rate (default: %(default)s)"
     )
     parser.add_argument(
-        "--retry-after", type=_positive, default=30.0, metavar="SECONDS", help="(30)"
+        "--per-member",
+        type=_count,
+        default=1,
+        metavar="N",
+        help="frames per server at once (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--set-aside-after",
+        type=_positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="set a server aside when it has been down for this long (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--retry-after",
+        type=_positive,
+        default=30.0,
+        metavar="SECONDS",
+        help="try a set-aside server again after this long (default: %(default)s)",
     )
     parser.add_argument(
         "--frame-timeout",
@@ -82,7 +100,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         type=_positive,
         default=600.0,
         metavar="SECONDS",
-        help="give up when no server could take work for this long (600)",
+        help="give up when no server could take work for this long (default: %(default)s)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object per line instead of a bar"
