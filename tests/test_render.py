@@ -24,6 +24,7 @@ from brayns_trio.testing import (
     open_demo_server,
     open_fake_server,
 )
+from brayns_trio.testing._errors import JsonRpcError as ServerError
 from brayns_trio.testing._loaders import LoadError, parse_mesh
 from brayns_trio.testing._render import Camera, Geometry, Scene, render
 
@@ -340,6 +341,22 @@ def test_gbuffers_hold_the_scene() -> None:
     several = server.state.gbuffers(SIZE, SIZE, ["color", "depth", "albedo", "normal"])
     assert struct.unpack_from("<I", several, 4)[0] == 0x1002  # multi-part
     assert len(several) > 4 * SIZE * SIZE * (4 + 1 + 3 + 3)
+
+
+def test_drawn_gbuffers_keep_the_recorded_exr_layout() -> None:
+    # The recorded server's 64x64 colour export is 66 891 bytes; drawn pixels do not change it.
+    server = server_with(sphere([0, 0, 0]))
+    drawn = server.state.gbuffers(64, 64, ["color"])
+    assert len(drawn) == 66891
+    color = exr_channels(drawn)
+    assert color["R"][32, 32] == pytest.approx(1.0, abs=1e-3)  # the red sphere
+    assert color["R"][0, 0] == 0.0  # the black background
+    # Errors of the real encoder, after the frame is set up: none or a repeated channel.
+    for channels in ([], ["depth", "depth"]):
+        with pytest.raises(ServerError) as raised:
+            server.state.gbuffers(64, 64, channels)
+        assert raised.value.code == -32603
+        assert raised.value.message.startswith("Error encoding EXR image: ")
 
 
 def rgb(image: Image.Image, x: int, y: int) -> tuple[int, int, int]:

@@ -28,7 +28,11 @@ Data model (what a renderer reads; every attribute is plain Python data):
   ``background_color`` RGBA linear and ``samples_per_pixel``).
 - application: :attr:`viewport` ([width, height]); framebuffer: :attr:`framebuffer`.
 - :meth:`BraynsState.frame_settings` resolves all of the camera and renderer state, with a
-  snapshot's overrides, into the one plain object an image encoder receives.
+  snapshot's overrides, into the one plain object a frame is drawn from;
+  :meth:`BraynsState.frame_scene` turns the models and those settings into the plain
+  :class:`~._render.Scene` the ray caster draws (``_render.scene_from_state``), which
+  :meth:`BraynsState.encode_scene` and :meth:`BraynsState.encode_scene_gbuffers` draw and
+  encode, in any thread.
 
 Values and errors follow a real braynsService 3.10.1 as recorded in the conformance corpus
 (``tests/conformance/corpus.jsonl``), which wins over the documentation. Rules where the two
