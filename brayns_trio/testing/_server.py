@@ -753,12 +753,14 @@ class FakeBrayns:
         if method == "upload-model":
             await self._upload_model(task)
             return
-        if method == "render-image" and self.state.render_image_renders(task.params):
+        renders = method == "render-image" and self.state.render_image_renders(task.params)
+        if renders:
             # Synchronous: the whole server sleeps, nothing is dispatched meanwhile.
             await self._sleep(self._render_image_seconds(task.params))
-        if method == "render-image":
+        if renders or (method == "render-image" and (task.params or {}).get("force")):
             # Drawing may take a while: in a worker thread, while the main task (the only one
-            # that touches the state) waits, as the real server's main loop does.
+            # that touches the state) waits, as the real server's main loop does. A call that
+            # draws nothing (no new frame, no force) stays on the loop.
             result, binary = await self._off_loop(
                 partial(self.state.handle, method, task.params, task.binary)
             )
