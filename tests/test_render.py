@@ -419,8 +419,8 @@ async def test_frame_sizes_that_crash_a_real_server_are_refused(
 async def test_large_frames_are_encoded_in_a_worker_thread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # On the real clock, the draw and encode run through trio.to_thread (other clients are
-    # served meanwhile); the server's own loop never calls the encoder.
+    # On the real clock, the draw and encode run through trio.to_thread (the connections keep
+    # being read meanwhile); the server's own loop never calls the encoder.
     threads = []
     original = trio.to_thread.run_sync
 
@@ -435,7 +435,14 @@ async def test_large_frames_are_encoded_in_a_worker_thread(
     ):
         await snapshot(instance, image_settings={"size": [640, 480]})
         await instance.request("export-gbuffers", {"channels": ["depth"]})
-    assert len(threads) == 2
+        assert len(threads) == 2
+        server.render_image_duration = 0.0
+        await instance.request("render-image", {"format": "png"})  # a new frame
+        assert len(threads) == 3
+        await instance.request("render-image", {"format": "png"})  # complete: nothing drawn
+        assert len(threads) == 3
+        await instance.request("render-image", {"format": "png", "force": True})
+        assert len(threads) == 4
 
 
 async def test_the_embedded_server_writes_files_only_in_its_directory(tmp_path: Path) -> None:
