@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, ClassVar, Literal, SupportsIndex, TypeAlias, overload
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, Literal, SupportsIndex, TypeAlias
 
 import attrs
 import trio
@@ -48,6 +48,7 @@ import trio
 from . import api
 from ._instance import Instance
 from .camera import Camera, View
+from .geometry import _TupleLike
 from .helpers import (
     _RENDERER_NAMES,
     ImageFormat,
@@ -89,7 +90,7 @@ def _size(value: SupportsIndex) -> int:
 
 
 @attrs.frozen
-class Resolution:
+class Resolution(_TupleLike[int]):
     """An image size in pixels, at least 64x64; tuple-like ``(width, height)``.
 
     Error handling: ``ValueError`` for a side under :data:`MIN_SIZE`, which would abort the
@@ -120,23 +121,6 @@ class Resolution:
     def scaled(self, factor: float) -> Resolution:
         """The resolution times ``factor``, rounded (``FULL_HD.scaled(2) == ULTRA_HD``)."""
         return Resolution(round(self.width * factor), round(self.height * factor))
-
-    def __iter__(self) -> Iterator[int]:
-        return iter((self.width, self.height))
-
-    def __len__(self) -> int:
-        return 2
-
-    @overload
-    def __getitem__(self, index: SupportsIndex) -> int: ...
-    @overload
-    def __getitem__(self, index: slice) -> tuple[int, ...]: ...
-    def __getitem__(self, index: SupportsIndex | slice) -> int | tuple[int, ...]:
-        return (self.width, self.height)[index]
-
-    def to_list(self) -> list[int]:
-        """``[width, height]``, the API's form."""
-        return [self.width, self.height]
 
 
 Resolution.VGA = Resolution(640, 480)
