@@ -38,6 +38,7 @@ written.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Literal, SupportsIndex, TypeAlias
@@ -134,6 +135,19 @@ def _resolution(value: Resolution | Sequence[SupportsIndex]) -> Resolution:
     return value if isinstance(value, Resolution) else Resolution.of(value)
 
 
+_TEMPORARY_SUFFIX = ".part"
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{8}" + re.escape(_TEMPORARY_SUFFIX))
+
+
+def _temporary_of(name: str) -> str | None:
+    """The file name whose :func:`write_atomically` temporary file ``name`` is, or ``None``.
+
+    A process killed during a write leaves that file behind: a job run again removes it.
+    """
+    match = _TEMPORARY.fullmatch(name)
+    return None if match is None else match["name"]
+
+
 async def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to a local file so that it is either absent, as it was, or complete: a
     temporary file in the same folder, flushed to disk, then renamed over ``path``.
@@ -142,7 +156,7 @@ async def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
     is removed).
     """
     target = trio.Path(path)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}{_TEMPORARY_SUFFIX}")
     try:
         async with await temporary.open("wb") as file:
             await file.write(data)
