@@ -57,6 +57,7 @@ from .helpers import (
     Renderer,
     _engine_object,
     _run_task,
+    _snapshot_image,
     image_format_of,
 )
 
@@ -248,10 +249,7 @@ class Snapshot:
 
         Cancellation: cancelling the caller sends a ``cancel`` for the render to the server.
         """
-        params = api.to_json(self.params(image_format))
-        reply = await _run_task(instance, "snapshot", params, b"", on_progress)
-        buffer = api.from_json(reply.result, api.SnapshotResult, "snapshot").color_buffer
-        return reply.binary[buffer.offset : buffer.offset + buffer.size]
+        return await _snapshot_image(instance, self.params(image_format), on_progress)
 
     async def save(
         self,
