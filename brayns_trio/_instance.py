@@ -33,6 +33,7 @@ from ._errors import (
     RemoteProtocolError,
     RequestNotSent,
 )
+from ._fanout import FanOut
 from ._framing import Message, SizeGuard
 from ._messages import Progress, Reply, unwrap_outcome
 from ._methods import method_table
@@ -61,6 +62,11 @@ if TYPE_CHECKING:
 __all__ = ["Instance", "State", "StateChange", "Stats", "Task", "open_instance"]
 
 logger = logging.getLogger("brayns_trio")
+
+
+def _dropped_state_change(change: StateChange) -> None:
+    logger.warning("a state-change subscriber is behind: dropped %s", change.state.value)
+
 
 OnConnect = Callable[["Instance"], Awaitable[None]]
 """An async callable run on every new connection before queued requests are released."""
@@ -222,7 +228,7 @@ class Instance:
         self._life_seen = trio.Event()
         self._probe: Call | None = None
         self._probe_sent_at: float | None = None
-        self._subscribers: list[trio.MemorySendChannel[StateChange]] = []
+        self._state_changes = FanOut[StateChange](_dropped_state_change)
         self._attempt = 0
         self._down_since: float | None = None
         self._connects = 0
@@ -530,16 +536,8 @@ class Instance:
         changes behind loses the newest ones (logged): the instance never waits for a reader.
         """
         self._check_run()
-        send, receive = trio.open_memory_channel[StateChange](buffer)
-        self._subscribers.append(send)
-        try:
+        async with self._state_changes.subscribe(buffer) as receive:
             yield receive
-        finally:
-            # Unsubscribe before closing, with no checkpoint in between: a change sent to a
-            # closed channel would raise in the supervisor.
-            self._subscribers.remove(send)
-            send.close()
-            receive.close()
 
     def _set_state(self, state: State, cause: BaseException | None = None) -> None:
         previous = self._state
@@ -552,13 +550,7 @@ class Instance:
         if state is State.CONNECTED:
             replay, self._replay = self._replay, None
         change = StateChange(state, previous, cause, self._attempt, downtime, now, replay)
-        for subscriber in self._subscribers:
-            try:
-                subscriber.send_nowait(change)
-            except trio.WouldBlock:
-                logger.warning("a state-change subscriber is behind: dropped %s", state.value)
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
-                pass  # a subscriber closed its channel without leaving: it gets no more
+        self._state_changes.send(change)
 
     # -- supervisor -----------------------------------------------------------------------------
 

@@ -400,6 +400,13 @@ async def snapshot(
         simulation_frame=simulation_frame,
         metadata=metadata,
     )
+    return await _snapshot_image(instance, params, on_progress)
+
+
+async def _snapshot_image(
+    instance: Instance, params: api.SnapshotParams, on_progress: ProgressCallback | None
+) -> bytes:
+    """Run ``snapshot`` and return the encoded image out of the reply's binary payload."""
     reply = await _run_task(instance, "snapshot", api.to_json(params), b"", on_progress)
     buffer = api.from_json(reply.result, api.SnapshotResult, "snapshot").color_buffer
     return bytes(memoryview(reply.binary)[buffer.offset : buffer.offset + buffer.size])
