@@ -23,7 +23,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typing(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the benchmarks."""
-    session.install(".", *nox.project.dependency_groups(PYPROJECT, "typing"))
+    session.install(".[testing]", *nox.project.dependency_groups(PYPROJECT, "typing"))
     session.run("mypy")
 
 
@@ -33,7 +33,7 @@ def tests(session: nox.Session) -> None:
 
     Real-fault tests need root, ``unshare`` and ``nft``; elsewhere they skip and say why.
     """
-    session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.install(".[testing]", *nox.project.dependency_groups(PYPROJECT, "test"))
     session.run("coverage", "run", "-m", "pytest", "-p", "no:cacheprovider", *session.posargs)
     session.run("coverage", "report", "--skip-covered", "--show-missing", "--fail-under=75")
 
@@ -56,7 +56,7 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def soak(session: nox.Session) -> None:
     """Soak tests: an hour of flapping under the autojump clock, 1,000 real reconnects."""
-    session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.install(".[testing]", *nox.project.dependency_groups(PYPROJECT, "test"))
     session.run(
         "pytest",
         "-p",
@@ -71,6 +71,6 @@ def soak(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks against baselines measured in the same run; writes a markdown table."""
-    session.install(".", *nox.project.dependency_groups(PYPROJECT, "bench"))
+    session.install(".[testing]", *nox.project.dependency_groups(PYPROJECT, "bench"))
     session.run("python", "benchmarks/run.py", *session.posargs)
     session.run("python", "benchmarks/pool.py", "--output", "benchmarks/results/pool.md")

@@ -7,7 +7,9 @@ Clients:
 
 - ``brayns_trio``: this library (``open_instance``, ``Instance.execute``), default settings
   (its native WebSocket transport);
-- ``brayns_trio_tws``: the same with ``Settings(transport="trio-websocket")``;
+- ``brayns_trio_pipeline``: this library's streaming pipeline (``Instance.pipeline``, ``map``):
+  one task submits and receives, ``inflight`` is the window;
+- ``brayns_trio_tws``: the same as ``brayns_trio`` with ``Settings(transport="trio-websocket")``;
 - ``brayns_trio_blocking``: this library's blocking API (``brayns_trio.blocking.connect``,
   ``BlockingInstance.execute``) from ordinary threads: the calling thread for one in flight, a
   ``concurrent.futures.ThreadPoolExecutor`` of ``inflight`` workers otherwise;
@@ -16,8 +18,8 @@ Clients:
 - ``websockets``: the same on websockets' asyncio API, with futures;
 - ``brayns``: the official synchronous client (``brayns.Connector(uri).connect()``), pipelining
   with a sliding window of ``task()`` futures;
-- ``ceiling``: a raw websockets-asyncio client sending one pre-encoded frame again and again and
-  counting replies without decoding them: what the echo server itself can do.
+- ``ceiling``: a blocking socket sending one pre-built masked frame again and again and counting
+  replies from their frame headers without decoding them: what the echo server itself can do.
 
 The bare clients use orjson (like brayns_trio) and brayns_trio's buffer sizes (256 KiB reads,
 1 GiB messages), so a ratio against them measures the library, not a codec or a setting. Every
@@ -63,6 +65,7 @@ __all__ = ["Measurement", "main"]
 
 CLIENTS = (
     "brayns_trio",
+    "brayns_trio_pipeline",
     "brayns_trio_tws",
     "brayns_trio_blocking",
     "trio_websocket",
@@ -333,6 +336,47 @@ def _brayns_trio_blocking(options: Options) -> Measurement:
         return timer.result()
 
 
+async def _unused_call(method: str, params: Any, binary: bytes) -> int:
+    raise AssertionError("the pipeline client makes its own requests")
+
+
+async def _brayns_trio_pipeline(options: Options) -> Measurement:
+    import trio
+
+    import brayns_trio
+
+    async with brayns_trio.open_instance(options.uri) as instance:
+        if options.scenario == "pending":
+            # ``count`` unanswered requests from one pipeline: no task per request.
+            run = _Run(_unused_call, options)
+            await instance.request("get-version")
+            async with instance.pipeline(window=options.count) as pipeline:
+                run.pending_start(instance.stats.requests_sent)
+                for _ in range(options.count):
+                    await pipeline.submit("hold")
+                while not run.pending_done(instance.stats.requests_sent):  # noqa: ASYNC110
+                    await trio.sleep(0.01)
+            return run.timer.result()
+        spec = _request(options)
+        moved = len(spec[2])
+        timer = _Timer(options)
+        async with instance.pipeline(window=max(1, options.warmup)) as pipeline:
+            async for outcome in pipeline.map(itertools.repeat(spec, options.warmup)):
+                outcome.reply  # noqa: B018  # raises its error, if any
+        async with instance.pipeline(window=options.inflight) as pipeline:
+            timer.start()
+            last = time.perf_counter()
+            async for outcome in pipeline.map(itertools.repeat(spec, options.count)):
+                timer.binary_bytes += len(outcome.reply.binary) + moved
+                # The loop variable would keep this reply while the next one is received.
+                del outcome
+                now = time.perf_counter()
+                timer.latencies.append(now - last)
+                last = now
+            timer.stop()
+        return timer.result()
+
+
 def _codec(options: Options) -> Measurement:
     """In-process cost of one round trip's encoding and decoding, against bare orjson."""
     from brayns_trio._codec import decode, encode
@@ -471,36 +515,91 @@ async def _websockets(options: Options) -> Measurement:
             read.cancel()
 
 
-async def _ceiling(options: Options) -> Measurement:
+def _ceiling(options: Options) -> Measurement:
+    """A blocking socket resending one pre-built masked frame; replies are counted from their
+    frame headers, never decoded: about what the echo server itself can answer."""
+    import base64
+    import socket
+
     method, params, _ = _request(options)
-    frame = _encode(1, method, params)
-    async with _websockets_connect(options) as ws:
+    text = orjson.dumps({"id": 1, "jsonrpc": "2.0", "method": method, "params": params})
+    assert len(text) < 126, "the ceiling client sends small frames only"
+    key = b"\x01\x02\x03\x04"
+    frame = (
+        bytes((0x81, 0x80 | len(text))) + key + bytes(b ^ key[i % 4] for i, b in enumerate(text))
+    )
+    host, port = options.uri.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    nonce = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET / HTTP/1.1\r\nHost: {options.uri}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {nonce}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        buffer += sock.recv(65536)
+    buffer = buffer[buffer.index(b"\r\n\r\n") + 4 :]
+
+    def replies(wanted: int) -> None:
+        """Read until ``wanted`` whole reply frames came."""
+        nonlocal buffer
+        while wanted:
+            position = 0
+            while len(buffer) - position >= 2:
+                size = buffer[position + 1] & 0x7F
+                start = position + 2
+                if size == 126:
+                    if len(buffer) - start < 2:
+                        break
+                    size = int.from_bytes(buffer[start : start + 2], "big")
+                    start += 2
+                elif size == 127:
+                    if len(buffer) - start < 8:
+                        break
+                    size = int.from_bytes(buffer[start : start + 8], "big")
+                    start += 8
+                if start + size > len(buffer) or not wanted:
+                    break
+                position = start + size
+                wanted -= 1
+            buffer = buffer[position:]
+            if wanted:
+                buffer += sock.recv(256 * 1024)
+
+    try:
         timer = _Timer(options)
         for _ in range(options.warmup):
-            await ws.send(frame)
-            await ws.recv()
+            sock.sendall(frame)
+            replies(1)
         if options.inflight == 1:
             timer.start()
             for _ in range(options.count):
                 start = time.perf_counter()
-                await ws.send(frame)
-                await ws.recv()
+                sock.sendall(frame)
+                replies(1)
                 timer.latencies.append(time.perf_counter() - start)
             timer.stop()
             return timer.result()
-        # Keep `inflight` frames outstanding with no task switch: a burst, then one frame sent
-        # for each reply read.
+        # Keep `inflight` frames outstanding: a burst, then as many frames as replies came.
         timer.start()
-        for _ in range(min(options.inflight, options.count)):
-            await ws.send(frame)
         sent = min(options.inflight, options.count)
-        for _ in range(options.count):
-            await ws.recv()
-            if sent < options.count:
-                await ws.send(frame)
-                sent += 1
+        sock.sendall(frame * sent)
+        answered = 0
+        step = max(1, options.inflight // 4)
+        while answered < options.count:
+            batch = min(step, sent - answered)
+            replies(batch)
+            answered += batch
+            more = min(batch, options.count - sent)
+            if more:
+                sock.sendall(frame * more)
+                sent += more
         timer.stop()
         return timer.result()
+    finally:
+        sock.close()
 
 
 def _brayns(options: Options) -> Measurement:
@@ -542,6 +641,10 @@ def run(options: Options) -> Measurement:
         return trio.run(_brayns_trio, options)
     if options.client == "brayns_trio_blocking":
         return _brayns_trio_blocking(options)
+    if options.client == "brayns_trio_pipeline":
+        import trio
+
+        return trio.run(_brayns_trio_pipeline, options)
     if options.client == "trio_websocket":
         import trio
 
@@ -549,7 +652,7 @@ def run(options: Options) -> Measurement:
     if options.client == "websockets":
         return asyncio.run(_websockets(options))
     if options.client == "ceiling":
-        return asyncio.run(_ceiling(options))
+        return _ceiling(options)
     return _brayns(options)
 
 

@@ -38,6 +38,7 @@ SERVERS_SCRIPT = HERE / "_servers.py"
 BASELINE = "trio_websocket"
 CLIENTS: dict[str, str] = {
     "brayns_trio": "brayns_trio",
+    "brayns_trio_pipeline": "brayns_trio pipeline",
     "brayns_trio_tws": "brayns_trio on trio-websocket",
     "brayns_trio_blocking": "brayns_trio blocking API (threads)",
     "trio_websocket": "trio-websocket (bare)",
@@ -219,7 +220,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             1,
             n(2_000, 500),
             n(200, 50),
-            (REQ_S, P50),
+            (REQ_S, P50, CPU),
             (*real[:2], BLOCKING, *real[2:]),
         ),
         Scenario(
@@ -231,7 +232,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             1,
             n(5, 2),
             1,
-            (MIB_S, GROWTH),
+            (MIB_S, GROWTH, CPU),
             real,
         ),
     ]
@@ -247,7 +248,7 @@ def scenarios(quick: bool) -> list[Scenario]:
                 1,
                 count,
                 1 if size <= 512 else 0,
-                (MIB_S, GROWTH, GROWTH_X),
+                (MIB_S, GROWTH, GROWTH_X, CPU),
                 real,
                 size=size,
             )
@@ -262,7 +263,7 @@ def scenarios(quick: bool) -> list[Scenario]:
                 1,
                 count,
                 1 if payload <= MIB else 0,
-                (MIB_S, GROWTH, GROWTH_X),
+                (MIB_S, GROWTH, GROWTH_X, CPU),
                 real,
                 payload=payload,
             )
@@ -288,7 +289,13 @@ def scenarios(quick: bool) -> list[Scenario]:
             10_000,
             10,
             (PENDING,),
-            ("brayns_trio", "brayns_trio_tws", "trio_websocket", "websockets"),
+            (
+                "brayns_trio",
+                "brayns_trio_pipeline",
+                "brayns_trio_tws",
+                "trio_websocket",
+                "websockets",
+            ),
         ),
         Scenario(
             "codec",
@@ -500,6 +507,25 @@ def _blocking_note(results: Results) -> str:
     )
 
 
+def _pipeline_note(results: Results) -> str:
+    """The pipeline's share of the echo ceiling and its ratio to websockets-asyncio."""
+    parts = []
+    for depth in (128, 1024):
+        key = f"pipe{depth}"
+        ours = _median(results, key, "brayns_trio_pipeline", REQ_S)
+        ceiling = _median(results, key, "ceiling", REQ_S)
+        asyncio_client = _median(results, key, "websockets", REQ_S)
+        if ours is None or ceiling is None or asyncio_client is None:
+            continue
+        parts.append(
+            f"at {depth:,} in flight {ours / ceiling:.0%} of the echo ceiling and "
+            f"{ours / asyncio_client:.2f}x websockets-asyncio"
+        )
+    if not parts:
+        return "- The pipeline rows were not measured in this run."
+    return "- brayns_trio pipeline: " + "; ".join(parts) + "."
+
+
 def report(
     plan: Sequence[Scenario],
     results: Results,
@@ -542,9 +568,9 @@ def report(
         "trio-websocket client's median. Higher is better for req/s and MiB/s; lower is better "
         "for latency, client CPU (user + system time of the client process per request) and "
         "memory (peak RSS: the client process's `ru_maxrss`; idle RSS: once connected, before "
-        "the first request). The echo ceiling is a raw "
-        "websockets-asyncio client resending one pre-encoded frame without decoding replies: "
-        "about what the echo server itself can answer.",
+        "the first request). The echo ceiling is a blocking socket resending one pre-built "
+        "frame and counting replies from their headers, without decoding them: about what the "
+        "echo server itself can answer.",
         "",
         *_table(plan, results, clients, median_cell),
         "",
@@ -560,9 +586,16 @@ def report(
         "- `(peak - idle RSS) / payload`: how many payload-sized buffers the client held at "
         "its peak. An upload's payload exists before the idle reading, so it is not counted.",
         "- RSS per pending request includes the waiting caller's task (a Trio task or an "
-        "asyncio task), read after a garbage collection once all requests are sent.",
+        "asyncio task), read after a garbage collection once all requests are sent; the "
+        "pipeline's requests come from one task, so its row is the cost of a request alone.",
+        "- brayns_trio pipeline: `Instance.pipeline(window=K)` and `map`, one task submitting and "
+        "receiving, K the in-flight depth (its sequential latency is the time between outcomes).",
+        "- Client CPU per request: user + system time of the client process over the timed "
+        "part, divided by the requests; for the official client it includes its own "
+        "receiving thread.",
         _codec_note(results),
         _blocking_note(results),
+        _pipeline_note(results),
         "",
         "## Per-round values",
         "",
@@ -593,9 +626,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--scenarios",
         nargs="+",
         metavar="KEY",
-        help="scenario keys to run (default: all): seq, pipe16, pipe128, pipe1024, pipe10000, "
-        "fake-seq, snap-fake, reply1, reply64, reply256, upload1, upload64, upload256, json, "
-        "pending, codec",
+        help="scenario keys to run (default: all): "
+        + ", ".join(scenario.key for scenario in scenarios(False)),
     )
     options = parser.parse_args(argv)
     rounds = options.rounds or (1 if options.quick else 3)

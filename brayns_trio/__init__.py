@@ -13,6 +13,7 @@ from ._errors import ConnectError as ConnectError
 from ._errors import ConnectionLost as ConnectionLost
 from ._errors import InstanceClosed as InstanceClosed
 from ._errors import JsonRpcError as JsonRpcError
+from ._errors import LocalProtocolError as LocalProtocolError
 from ._errors import OutcomeUnknown as OutcomeUnknown
 from ._errors import ProtocolError as ProtocolError
 from ._errors import RemoteProtocolError as RemoteProtocolError
@@ -27,6 +28,8 @@ from ._instance import Task as Task
 from ._instance import open_instance as open_instance
 from ._messages import Progress as Progress
 from ._messages import Reply as Reply
+from ._pipeline import Outcome as Outcome
+from ._pipeline import Pipeline as Pipeline
 from ._settings import FirstConnect as FirstConnect
 from ._settings import Settings as Settings
 from ._version import SUPPORTED_VERSION as SUPPORTED_VERSION
@@ -51,7 +54,10 @@ __all__ = [
     "InstanceClosed",
     "Journal",
     "JsonRpcError",
+    "LocalProtocolError",
+    "Outcome",
     "OutcomeUnknown",
+    "Pipeline",
     "Pool",
     "Progress",
     "ProtocolError",

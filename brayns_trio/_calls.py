@@ -204,11 +204,17 @@ class Calls:
     def wake(call: Call) -> None:
         """Wake whoever waits for ``call`` (it changed)."""
         waiter = call.waiter
-        if type(waiter) is trio.lowlevel.ParkingLot:
-            waiter.unpark_all()  # a task's followers: they stay parked there
-        elif waiter is not None:
+        if waiter is None:
+            return
+        kind = type(waiter)
+        if kind is trio.Event:
             call.waiter = None
             waiter.set()  # the single caller of execute() or notify()
+        elif kind is trio.lowlevel.ParkingLot:
+            waiter.unpark_all()  # a task's followers: they stay parked there
+        else:
+            call.waiter = None
+            waiter(call)  # a completion callback (a pipeline's)
 
     def close(self, cause: BaseException) -> None:
         """Fail every call with ``cause`` and refuse new ones; wake whoever waits for room."""

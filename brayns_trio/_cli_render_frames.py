@@ -57,19 +57,50 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         metavar="URI",
         help="a server (host:port, ws:// or wss://); repeat for more",
     )
-    parser.add_argument("--scene", required=True, metavar="SPEC", help="the scene's JSON spec")
-    parser.add_argument("--frames", type=_count, required=True, metavar="N", help="frames")
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="frame directory")
-    parser.add_argument("--movie", metavar="FILE", help="assemble the frames into this movie")
-    parser.add_argument("--fps", type=_positive, default=25.0, help="movie frame rate (25)")
     parser.add_argument(
-        "--per-member", type=_count, default=1, metavar="N", help="frames per server at once (1)"
+        "--scene",
+        required=True,
+        metavar="SPEC",
+        help="the scene's JSON spec file (see the renderer pool docs)",
     )
     parser.add_argument(
-        "--set-aside-after", type=_positive, default=60.0, metavar="SECONDS", help="(60)"
+        "--frames", type=_count, required=True, metavar="N", help="how many frames to render"
     )
     parser.add_argument(
-        "--retry-after", type=_positive, default=30.0, metavar="SECONDS", help="(30)"
+        "-o",
+        "--output",
+        required=True,
+        metavar="DIR",
+        help="directory of the numbered frame files (created if missing)",
+    )
+    parser.add_argument(
+        "--movie",
+        metavar="FILE",
+        help="assemble the frames into this movie with ffmpeg (default: none)",
+    )
+    parser.add_argument(
+        "--fps", type=_positive, default=25.0, help="movie frame rate (default: 25)"
+    )
+    parser.add_argument(
+        "--per-member",
+        type=_count,
+        default=1,
+        metavar="N",
+        help="frames rendered at once per server (default: 1)",
+    )
+    parser.add_argument(
+        "--set-aside-after",
+        type=_positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="set a server aside once down this long (default: 60)",
+    )
+    parser.add_argument(
+        "--retry-after",
+        type=_positive,
+        default=30.0,
+        metavar="SECONDS",
+        help="try a set-aside server again after this long (default: 30)",
     )
     parser.add_argument(
         "--frame-timeout",
@@ -82,7 +113,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         type=_positive,
         default=600.0,
         metavar="SECONDS",
-        help="give up when no server could take work for this long (600)",
+        help="give up when no server could take work for this long (default: 600)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object per line instead of a bar"

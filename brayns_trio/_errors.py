@@ -12,18 +12,31 @@
     │   │   └── OutcomeUnknown        ... after the request was sent: it may have run
     │   └── InstanceClosed            the instance is closed (left, or gave up reconnecting)
     ├── ProtocolError
+    │   ├── LocalProtocolError        this side was asked for something the protocol cannot carry
     │   └── RemoteProtocolError       the server sent something that breaks the protocol
     └── VersionError                  the server's version is not the one expected
 
+Local mistakes and remote violations are told apart as h11 does:
+
+- The caller's mistakes raise before anything is sent and leave the link alone: plain
+  ``TypeError`` (params JSON cannot hold, a payload that is not bytes-like) or ``ValueError`` (an
+  empty method, NaN in params, params for a method that takes none, an invalid URI or setting).
+  :class:`LocalProtocolError` is the sans-IO layers' form of the same: a request the protocol
+  cannot carry (a ``Host`` header h11 refuses to send).
+- The peer's violations raise :class:`RemoteProtocolError` from the sans-IO layers (WebSocket
+  framing and handshake, message decoding); the connection it came on is dropped.
+
 Every exception raised by trio, trio-websocket, ``ssl`` or the operating system while talking to
-the server is mapped to one of these at the transport boundary: users never need to import
-trio_websocket.
-The original exception is kept as ``__cause__``.
+the server is mapped to one of these at the transport boundary, as are the sans-IO layers'
+protocol errors during the handshake (a :class:`ConnectError` saying why): users never need to
+import trio_websocket or h11. The original exception is kept as ``__cause__``.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from ._messages import RequestId
 
 __all__ = [
     "BraynsConnectionError",
@@ -32,6 +45,7 @@ __all__ = [
     "ConnectionLost",
     "InstanceClosed",
     "JsonRpcError",
+    "LocalProtocolError",
     "OutcomeUnknown",
     "ProtocolError",
     "RemoteProtocolError",
@@ -39,8 +53,6 @@ __all__ = [
     "TaskCancelledError",
     "VersionError",
 ]
-
-RequestId = int | str
 
 
 class BraynsError(Exception):
@@ -141,6 +153,13 @@ class InstanceClosed(BraynsConnectionError):
 
 class ProtocolError(BraynsError):
     """A violation of the Brayns JSON-RPC protocol."""
+
+
+class LocalProtocolError(ProtocolError):
+    """This side was asked to send something the protocol cannot carry (the caller's mistake).
+
+    Nothing was sent, and the connection is left as it was.
+    """
 
 
 class RemoteProtocolError(ProtocolError):

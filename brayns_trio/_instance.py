@@ -31,12 +31,14 @@ from ._calls import Calls, Finish, Task
 from ._codec import as_payload
 from ._errors import InstanceClosed, JsonRpcError
 from ._link import Link, LinkCounters
-from ._messages import Reply
+from ._messages import Reply, unwrap_outcome
 from ._methods import method_table
+from ._pipeline import Pipeline
 from ._protocol import CallState, Session
 from ._settings import Settings
 from ._supervisor import LinkEnd, State, StateChange, Supervisor
 from ._transport import Connector, Endpoint, open_tcp, parse_uri
+from ._version import check_version
 
 if TYPE_CHECKING:
     from .journal import Journal
@@ -215,9 +217,7 @@ class Instance:
         if self.hook is not None and not calls.is_hook():
             params, _ = await self.hook.before(self, method, params, payload)
         call = await calls.new_notification(method, params, payload)
-        outcome = await calls.outcome(call)
-        if isinstance(outcome, BaseException):
-            raise outcome
+        unwrap_outcome(await calls.outcome(call))
 
     @asynccontextmanager
     async def task(
@@ -248,6 +248,26 @@ class Instance:
                     f"request {call.id} was abandoned: its task block was left"
                 )
                 calls.wake(call)
+
+    @asynccontextmanager
+    async def pipeline(
+        self, window: int = 256, *, ordered: bool = False
+    ) -> AsyncIterator[Pipeline]:
+        """Many requests from one task, without a task per request: see :class:`Pipeline`.
+
+        ``async with instance.pipeline(window=256) as pipeline:`` then
+        ``async for outcome in pipeline.map(requests):``. At most ``window`` requests are
+        submitted and not yet received; outcomes come as they complete, or in submission order
+        when ``ordered``. Leaving the block abandons whatever is still pending (as cancelling
+        :meth:`execute` does: a ``cancel`` is sent for sent asynchronous methods).
+
+        Error handling: ``ValueError`` for a window that is not a positive integer.
+        """
+        pipeline = Pipeline(self._calls, window, ordered)
+        try:
+            yield pipeline
+        finally:
+            pipeline._close()
 
     @asynccontextmanager
     async def state_changes(
@@ -296,8 +316,6 @@ class Instance:
         replay = None
         try:
             if self.settings.check_version:
-                from ._version import check_version
-
                 await check_version(self)
             if self.hook is not None:
                 replay = await self.hook.on_connect(self)

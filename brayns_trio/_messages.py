@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 from typing_extensions import Buffer
 
-__all__ = ["ErrorReply", "Progress", "Reply", "Request", "RequestId"]
+__all__ = ["ErrorReply", "Progress", "Reply", "Request", "RequestId", "unwrap_outcome"]
 
 RequestId = int | str
 """A JSON-RPC id. Brayns echoes its type: ``1`` and ``"1"`` are different ids."""
@@ -43,12 +43,13 @@ class Reply:
         id: the id of the request it answers.
         result: the decoded JSON ``result`` (``None`` for methods without a result).
         binary: the payload of a binary reply (an encoded image for ``snapshot`` and
-            ``render-image``), empty for a text reply.
+            ``render-image``), empty for a text reply. A ``bytearray`` when it is the buffer
+            the payload was received into (handed over without a copy), else ``bytes``.
     """
 
     id: RequestId
-    result: Any = None
-    binary: bytes = attrs.field(default=b"", repr=lambda b: f"<{len(b)} bytes>")
+    result: Any
+    binary: bytes | bytearray = attrs.field(default=b"", repr=lambda b: f"<{len(b)} bytes>")
 
 
 @attrs.frozen(slots=True)
@@ -74,3 +75,11 @@ class Progress:
     id: RequestId
     operation: str
     amount: float
+
+
+def unwrap_outcome(outcome: Reply | BaseException | None) -> Reply | None:
+    """A call's outcome as its caller gets it: the reply (``None`` for a sent notification) is
+    returned, an exception raised."""
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome

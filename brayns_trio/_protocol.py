@@ -68,7 +68,8 @@ _LOST_BEFORE_RESEND = (
 class Call:
     """One request (or notification, ``id`` ``None``) and everything known about it.
 
-    ``waiter`` belongs to the I/O layer (the task parked on this call); the session never reads it.
+    ``waiter`` belongs to the I/O layer (the task parked on this call, or a completion callback);
+    the session never reads it.
     """
 
     id: int | None

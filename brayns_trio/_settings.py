@@ -151,8 +151,9 @@ class Settings:
             before sending it (not notifications; methods the reference does not list are sent
             unchecked). Bad params raise the :class:`JsonRpcError` the server would answer
             (code -32602, same message and ``data``) without a round trip, and never reach the
-            server. Off by default: the server validates anyway, and a newer server may accept
-            what the 3.10 schema does not.
+            server. Params for a method that takes none raise ``ValueError``, validated or not.
+            Off by default: the server validates anyway, and a newer server may accept what the
+            3.10 schema does not.
         progress_buffer: progress messages kept per task while its reader is busy.
 
     Backpressure (callers wait, they never fail, and the wait is cancellable):

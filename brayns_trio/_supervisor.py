@@ -18,6 +18,7 @@ import attrs
 import trio
 
 from ._errors import ConnectError, InstanceClosed
+from ._fanout import FanOut
 from ._settings import FirstConnect, Settings
 
 __all__ = ["LinkEnd", "State", "StateChange", "Supervisor"]
@@ -82,6 +83,10 @@ RunLink = Callable[[], Awaitable[LinkEnd]]
 """Runs one connection, from attempt to loss."""
 
 
+def _dropped_state_change(change: StateChange) -> None:
+    logger.warning("a state-change subscriber is behind: dropped %s", change.state.value)
+
+
 class Supervisor:
     """The state machine of an instance's link and the loop that keeps it up.
 
@@ -105,7 +110,7 @@ class Supervisor:
         self._rng = rng
         self._on_close = on_close
         self._state = State.CONNECTING
-        self._subscribers: list[trio.MemorySendChannel[StateChange]] = []
+        self._state_changes = FanOut[StateChange](_dropped_state_change)
         self._attempt = 0
         self._down_since: float | None = None
         self.connects = 0
@@ -124,16 +129,8 @@ class Supervisor:
     async def subscribe(self, buffer: int) -> AsyncIterator[trio.MemoryReceiveChannel[StateChange]]:
         """A receive channel of every state change while the block runs (see
         :meth:`Instance.state_changes`)."""
-        send, receive = trio.open_memory_channel[StateChange](buffer)
-        self._subscribers.append(send)
-        try:
+        async with self._state_changes.subscribe(buffer) as receive:
             yield receive
-        finally:
-            # Unsubscribe before closing, with no checkpoint in between: a change sent to a
-            # closed channel would raise in the supervisor.
-            self._subscribers.remove(send)
-            send.close()
-            receive.close()
 
     def _set_state(
         self, state: State, cause: BaseException | None = None, replay: Any = None
@@ -145,13 +142,7 @@ class Supervisor:
         now = trio.current_time()
         downtime = 0.0 if self._down_since is None else now - self._down_since
         change = StateChange(state, previous, cause, self._attempt, downtime, now, replay)
-        for subscriber in self._subscribers:
-            try:
-                subscriber.send_nowait(change)
-            except trio.WouldBlock:
-                logger.warning("a state-change subscriber is behind: dropped %s", state.value)
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
-                pass  # a subscriber closed its channel without leaving: it gets no more
+        self._state_changes.send(change)
 
     def link_opened(self) -> None:
         """A connection got past the handshake (its on-connect hooks run next)."""

@@ -7,7 +7,6 @@ Every exception trio, trio-websocket, ``ssl`` or the OS raises while connecting 
 from __future__ import annotations
 
 import ipaddress
-import logging
 import re
 import socket
 import ssl
@@ -17,12 +16,11 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import attrs
-import h11
 import trio
 import trio_websocket
 
 from ._codec import Encoded
-from ._errors import ConnectError, RemoteProtocolError, os_error_text
+from ._errors import ConnectError, LocalProtocolError, RemoteProtocolError, os_error_text
 from ._framing import (
     BIG_FRAME,
     CHUNK,
@@ -53,8 +51,6 @@ __all__ = [
     "tcp_socket",
 ]
 
-logger = logging.getLogger("brayns_trio.transport")
-
 Connector = Callable[[], Awaitable[trio.abc.Stream]]
 """An async callable returning a connected byte stream (TLS included when wanted).
 
@@ -71,9 +67,14 @@ class Endpoint:
     resource: str = "/"
 
     @property
-    def url(self) -> str:
+    def authority(self) -> str:
+        """``host:port``, an IPv6 host in brackets (``[::1]:5000``): URL and ``Host`` header."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{'wss' if self.secure else 'ws'}://{host}:{self.port}{self.resource}"
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{'wss' if self.secure else 'ws'}://{self.authority}{self.resource}"
 
 
 def parse_uri(uri: str, *, secure: bool = False) -> Endpoint:
@@ -403,7 +404,7 @@ async def connect_native(
 
     Error handling: :class:`ConnectError` if the server rejects or breaks the handshake.
     """
-    handshake = ClientHandshake(_host_header(endpoint), endpoint.resource)
+    handshake = ClientHandshake(endpoint.authority, endpoint.resource)
     try:
         await stream.send_all(handshake.request())
         while True:
@@ -411,11 +412,11 @@ async def connect_native(
             first = handshake.receive(data)
             if first is not None:
                 break
-    except ConnectError as error:
+    except RemoteProtocolError as error:
         raise ConnectError(f"WebSocket handshake with {endpoint.url} failed: {error}") from None
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
         raise ConnectError(f"WebSocket handshake with {endpoint.url} failed: {error}") from error
-    except h11.LocalProtocolError as error:  # a Host header h11 refuses to send
+    except LocalProtocolError as error:  # a Host header h11 refuses to send
         message = f"cannot send a WebSocket handshake to {endpoint.url}: {error}"
         raise ConnectError(message) from None
     decoder = FrameDecoder(settings.max_message_size)
@@ -454,11 +455,6 @@ class TrioWebSocket:
             raise LinkClosed(f"the connection closed ({error.reason})") from None
 
 
-def _host_header(endpoint: Endpoint) -> str:
-    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
-    return f"{host}:{endpoint.port}"
-
-
 async def connect_trio_websocket(
     nursery: trio.Nursery, stream: trio.abc.Stream, endpoint: Endpoint, settings: Settings
 ) -> TrioWebSocket:
@@ -479,7 +475,7 @@ async def connect_trio_websocket(
             connection = await trio_websocket.wrap_client_stream(
                 nursery,
                 stream,  # type: ignore[arg-type]  # any trio Stream works
-                _host_header(endpoint),
+                endpoint.authority,
                 endpoint.resource,
                 max_message_size=settings.max_message_size,
                 receive_buffer_size=settings.receive_buffer_size,

@@ -89,18 +89,18 @@ def check_params(method: str, params: Any) -> None:
     numbers. Methods the vendored reference does not list (plugins, newer servers) are not checked.
 
     Error handling: :class:`JsonRpcError` with code -32602 and the server's message and ``data``
-    (``"This method takes no params"``, or ``"Invalid params schema"`` with the list of
-    ``"path: message"`` errors); ``TypeError`` for params JSON cannot hold.
+    (``"Invalid params schema"`` with the list of ``"path: message"`` errors); ``ValueError`` for
+    params given to a method that takes none (as every request raises, validated or not: see
+    :meth:`MethodTable.normalize_params`); ``TypeError`` for params JSON cannot hold.
     """
     schemas = _params_schemas()
     if method not in schemas:
         return
+    # The rule every request follows, whether validated or not (ValueError).
+    params = method_table().normalize_params(method, params)
     schema = schemas[method]
     if schema is None:
-        if params is None or params == {}:
-            return
-        raise JsonRpcError(INVALID_PARAMS, "This method takes no params")
-    params = method_table().normalize_params(method, params)
+        return
     if params is not None:
         params = orjson.loads(encode_json(params))
     errors = validate(params, schema)

@@ -1,23 +1,30 @@
-"""Server version: :func:`get_version` and :func:`check_version`."""
+"""Server version: :class:`Version`, :func:`get_version` and :func:`check_version`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import attrs
 
 from ._codec import converter
 from ._errors import VersionError
 
-if TYPE_CHECKING:
-    from ._instance import Instance
+__all__ = ["SUPPORTED_VERSION", "Requester", "Version", "check_version", "get_version"]
 
-__all__ = ["SUPPORTED_VERSION", "Version", "check_version", "get_version"]
+
+class Requester(Protocol):
+    """What the version functions need of an instance: :meth:`Instance.request`."""
+
+    async def request(self, method: str, params: Any = None) -> Any: ...
 
 
 @attrs.frozen(order=True)
 class Version:
-    """A Brayns version; ``revision`` is the server build's source-control commit."""
+    """A Brayns version; ``revision`` is the server build's source-control commit.
+
+    The fields of the ``get-version`` result (:class:`brayns_trio.api.VersionMessage`), ordered
+    by release: versions compare by major, minor and patch, never by revision.
+    """
 
     major: int
     minor: int
@@ -36,7 +43,7 @@ SUPPORTED_VERSION = Version(3, 10, 1)
 """The Brayns release this client's protocol and API reference come from."""
 
 
-async def get_version(instance: Instance) -> Version:
+async def get_version(instance: Requester) -> Version:
     """The server's version (``get-version``).
 
     Error handling: as :meth:`Instance.request`; ``ValueError`` if the result is not a version.
@@ -48,7 +55,7 @@ async def get_version(instance: Instance) -> Version:
         raise ValueError(f"get-version returned an unexpected result: {result!r:.200}") from error
 
 
-async def check_version(instance: Instance, expected: Version = SUPPORTED_VERSION) -> Version:
+async def check_version(instance: Requester, expected: Version = SUPPORTED_VERSION) -> Version:
     """Check that the server runs the ``expected`` release and return its version.
 
     Major, minor and patch must all match, as the official client requires: Brayns changes its

@@ -615,12 +615,7 @@ class BlockingTask:
     def progress(self) -> Iterator[Progress]:
         """Iterate over progress messages until the request has its outcome (then call
         :meth:`reply`); as :meth:`brayns_trio.Task.progress`."""
-        iterator = self._task.progress()
-        while True:
-            try:
-                yield self._instance.run(iterator.__anext__)
-            except StopAsyncIteration:
-                return
+        return BlockingIterator(self._instance, self._task.progress())
 
     def reply(self) -> Reply:
         """Wait for the reply; as :meth:`brayns_trio.Task.reply` (Ctrl-C stops the wait and

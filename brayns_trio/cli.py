@@ -142,14 +142,14 @@ async def _connect(
         async with open_instance(uri, ssl_context=context, settings=settings) as instance:
             yield instance
         return
-    open_fake_server = _import_testing().open_fake_server
+    open_demo_server = _import_testing("open_demo_server")
     how = "--fake" if args.fake else f"no --uri and no ${ENVIRONMENT}"
     _notice(
         f"using the embedded fake Brayns server ({how}); for a real one, pass --uri HOST:PORT "
         f"or set {ENVIRONMENT}"
     )
     async with (
-        open_fake_server() as server,
+        open_demo_server() as server,
         open_instance(
             "embedded:5000", settings=settings, connector=server.open_memory_stream
         ) as instance,
@@ -157,16 +157,18 @@ async def _connect(
         yield instance
 
 
-def _import_testing() -> Any:
-    """``brayns_trio.testing``, or a usage error saying how to install what it needs."""
+def _import_testing(name: str) -> Any:
+    """``brayns_trio.testing.<name>``, or a usage error saying how to install what it needs."""
     try:
         from . import testing
+
+        # The package imports its modules (and their dependencies) on first use of a name.
+        return getattr(testing, name)
     except ImportError as error:
         raise UsageError(
             f"the fake Brayns server needs the testing extra ({error}): pip install "
             f"'brayns-trio[testing]', or name a real server with --uri or {ENVIRONMENT}"
         ) from None
-    return testing
 
 
 def _print_json(value: Any, *, compact: bool = False) -> None:
@@ -272,7 +274,7 @@ def _writable(output: str) -> None:
         raise UsageError(f"cannot write {output}: permission denied")
 
 
-async def _write_output(output: str, data: bytes) -> None:
+async def _write_output(output: str, data: bytes | bytearray) -> None:
     """Write ``data`` to the file ``output``, or to stdout for ``-``."""
     if output == "-":
         sys.stdout.flush()
@@ -349,7 +351,7 @@ def _image_format(output: str, requested: str | None) -> str:
 _JPEG_FRAMES = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
-def _image_info(data: bytes) -> tuple[str, int, int] | None:
+def _image_info(data: bytes | bytearray) -> tuple[str, int, int] | None:
     """The format, width and height of a PNG or JPEG image; ``None`` for anything else."""
     if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
         return "png", int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
@@ -1157,7 +1159,7 @@ def _configure_logging(verbose: int, embedded: bool) -> None:
 def _fake_server(args: argparse.Namespace) -> int:
     """``fake-server``: the fake server's own command line, listening where the user said."""
     try:
-        fake_server_main: Callable[[list[str]], int] = _import_testing().main
+        fake_server_main: Callable[[list[str]], int] = _import_testing("main")
     except UsageError as error:
         return _fail(str(error), EXIT_USAGE)
     arguments: list[str] = list(args.args)

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator
-from typing import ClassVar, SupportsFloat, SupportsIndex, overload
+from collections.abc import Iterable
+from typing import ClassVar, SupportsFloat
 
 import attrs
+
+from .geometry import _TupleLike
 
 __all__ = ["Color3", "Color4", "parse_hex_color"]
 
@@ -32,32 +34,8 @@ def _component(value: SupportsFloat) -> float:
     return number
 
 
-class _Components:
-    __slots__ = ()
-
-    def _values(self) -> tuple[float, ...]:
-        return attrs.astuple(self, recurse=False)  # type: ignore[arg-type]
-
-    def __iter__(self) -> Iterator[float]:
-        return iter(self._values())
-
-    def __len__(self) -> int:
-        return len(self._values())
-
-    @overload
-    def __getitem__(self, index: SupportsIndex) -> float: ...
-    @overload
-    def __getitem__(self, index: slice) -> tuple[float, ...]: ...
-    def __getitem__(self, index: SupportsIndex | slice) -> float | tuple[float, ...]:
-        return self._values()[index]
-
-    def to_list(self) -> list[float]:
-        """The components as a list (the JSON form of the API)."""
-        return list(self._values())
-
-
 @attrs.frozen
-class Color3(_Components):
+class Color3(_TupleLike[float]):
     """An RGB colour.
 
     Error handling: ``ValueError`` for a negative or non-finite component.
@@ -99,7 +77,7 @@ Color3.BBP_BACKGROUND = Color3(0.004, 0.016, 0.102)
 
 
 @attrs.frozen
-class Color4(_Components):
+class Color4(_TupleLike[float]):
     """An RGBA colour; alpha 1 (the default) is opaque, 0 fully transparent.
 
     Error handling: ``ValueError`` for a negative or non-finite component.

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from typing import ClassVar, SupportsFloat, SupportsIndex, overload
+from typing import ClassVar, Generic, SupportsFloat, SupportsIndex, TypeVar, overload
 
 import attrs
 
@@ -61,34 +61,37 @@ def _components(values: Iterable[SupportsFloat], count: int, what: str) -> list[
     return numbers
 
 
-class _TupleLike:
-    """Sequence protocol over the attrs fields, in order."""
+_N = TypeVar("_N", float, int)
+
+
+class _TupleLike(Generic[_N]):
+    """Sequence protocol over the attrs fields, in order (vectors, colours, resolutions)."""
 
     __slots__ = ()
 
-    def _values(self) -> tuple[float, ...]:
+    def _values(self) -> tuple[_N, ...]:
         return attrs.astuple(self, recurse=False)  # type: ignore[arg-type]
 
-    def __iter__(self) -> Iterator[float]:
+    def __iter__(self) -> Iterator[_N]:
         return iter(self._values())
 
     def __len__(self) -> int:
         return len(self._values())
 
     @overload
-    def __getitem__(self, index: SupportsIndex) -> float: ...
+    def __getitem__(self, index: SupportsIndex) -> _N: ...
     @overload
-    def __getitem__(self, index: slice) -> tuple[float, ...]: ...
-    def __getitem__(self, index: SupportsIndex | slice) -> float | tuple[float, ...]:
+    def __getitem__(self, index: slice) -> tuple[_N, ...]: ...
+    def __getitem__(self, index: SupportsIndex | slice) -> _N | tuple[_N, ...]:
         return self._values()[index]
 
-    def to_list(self) -> list[float]:
+    def to_list(self) -> list[_N]:
         """Return the components as a list (the JSON form of the API)."""
         return list(self._values())
 
 
 @attrs.frozen
-class Vector2(_TupleLike):
+class Vector2(_TupleLike[float]):
     """A 2D vector (also used for normalized screen positions)."""
 
     x: float = attrs.field(default=0.0, converter=_float)
@@ -104,7 +107,7 @@ class Vector2(_TupleLike):
 
 
 @attrs.frozen
-class Vector3(_TupleLike):
+class Vector3(_TupleLike[float]):
     """A 3D vector or point, with component-wise arithmetic.
 
     ``+``, ``-``, ``*`` and ``/`` take another vector (component-wise) or a number (applied to
@@ -218,7 +221,7 @@ class Axis:
 
 
 @attrs.frozen
-class Quaternion(_TupleLike):
+class Quaternion(_TupleLike[float]):
     """A quaternion ``xi + yj + zk + w``, stored XYZW as in the Brayns API.
 
     ``q * r`` is the Hamilton product (a number scales each component).

@@ -400,9 +400,16 @@ async def snapshot(
         simulation_frame=simulation_frame,
         metadata=metadata,
     )
+    return await _snapshot_image(instance, params, on_progress)
+
+
+async def _snapshot_image(
+    instance: Instance, params: api.SnapshotParams, on_progress: ProgressCallback | None
+) -> bytes:
+    """Run ``snapshot`` and return the encoded image out of the reply's binary payload."""
     reply = await _run_task(instance, "snapshot", api.to_json(params), b"", on_progress)
     buffer = api.from_json(reply.result, api.SnapshotResult, "snapshot").color_buffer
-    return reply.binary[buffer.offset : buffer.offset + buffer.size]
+    return bytes(memoryview(reply.binary)[buffer.offset : buffer.offset + buffer.size])
 
 
 async def save_snapshot(
@@ -471,7 +478,7 @@ async def render_frames(
     for view in views:
         await api.set_camera_view(instance, view)
         frame = await api.render_image(instance, params)
-        yield frame.binary
+        yield bytes(frame.binary)  # the same object when it is bytes already
 
 
 # -- camera -----------------------------------------------------------------------------------

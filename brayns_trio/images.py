@@ -38,9 +38,10 @@ written.
 from __future__ import annotations
 
 import os
+import re
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, ClassVar, Literal, SupportsIndex, TypeAlias, overload
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, Literal, SupportsIndex, TypeAlias
 
 import attrs
 import trio
@@ -48,6 +49,7 @@ import trio
 from . import api
 from ._instance import Instance
 from .camera import Camera, View
+from .geometry import _TupleLike
 from .helpers import (
     _RENDERER_NAMES,
     ImageFormat,
@@ -55,6 +57,7 @@ from .helpers import (
     Renderer,
     _engine_object,
     _run_task,
+    _snapshot_image,
     image_format_of,
 )
 
@@ -89,7 +92,7 @@ def _size(value: SupportsIndex) -> int:
 
 
 @attrs.frozen
-class Resolution:
+class Resolution(_TupleLike[int]):
     """An image size in pixels, at least 64x64; tuple-like ``(width, height)``.
 
     Error handling: ``ValueError`` for a side under :data:`MIN_SIZE`, which would abort the
@@ -121,23 +124,6 @@ class Resolution:
         """The resolution times ``factor``, rounded (``FULL_HD.scaled(2) == ULTRA_HD``)."""
         return Resolution(round(self.width * factor), round(self.height * factor))
 
-    def __iter__(self) -> Iterator[int]:
-        return iter((self.width, self.height))
-
-    def __len__(self) -> int:
-        return 2
-
-    @overload
-    def __getitem__(self, index: SupportsIndex) -> int: ...
-    @overload
-    def __getitem__(self, index: slice) -> tuple[int, ...]: ...
-    def __getitem__(self, index: SupportsIndex | slice) -> int | tuple[int, ...]:
-        return (self.width, self.height)[index]
-
-    def to_list(self) -> list[int]:
-        """``[width, height]``, the API's form."""
-        return [self.width, self.height]
-
 
 Resolution.VGA = Resolution(640, 480)
 Resolution.HD = Resolution(1280, 720)
@@ -150,7 +136,20 @@ def _resolution(value: Resolution | Sequence[SupportsIndex]) -> Resolution:
     return value if isinstance(value, Resolution) else Resolution.of(value)
 
 
-async def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
+_TEMPORARY_SUFFIX = ".part"
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{8}" + re.escape(_TEMPORARY_SUFFIX))
+
+
+def _temporary_of(name: str) -> str | None:
+    """The file name whose :func:`write_atomically` temporary file ``name`` is, or ``None``.
+
+    A process killed during a write leaves that file behind: a job run again removes it.
+    """
+    match = _TEMPORARY.fullmatch(name)
+    return None if match is None else match["name"]
+
+
+async def write_atomically(path: str | os.PathLike[str], data: bytes | bytearray) -> None:
     """Write ``data`` to a local file so that it is either absent, as it was, or complete: a
     temporary file in the same folder, flushed to disk, then renamed over ``path``.
 
@@ -158,7 +157,7 @@ async def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
     is removed).
     """
     target = trio.Path(path)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}{_TEMPORARY_SUFFIX}")
     try:
         async with await temporary.open("wb") as file:
             await file.write(data)
@@ -250,10 +249,7 @@ class Snapshot:
 
         Cancellation: cancelling the caller sends a ``cancel`` for the render to the server.
         """
-        params = api.to_json(self.params(image_format))
-        reply = await _run_task(instance, "snapshot", params, b"", on_progress)
-        buffer = api.from_json(reply.result, api.SnapshotResult, "snapshot").color_buffer
-        return reply.binary[buffer.offset : buffer.offset + buffer.size]
+        return await _snapshot_image(instance, self.params(image_format), on_progress)
 
     async def save(
         self,
@@ -357,7 +353,7 @@ def _info(result: api.BinaryResult[api.RenderImageResult]) -> ImageInfo:
     return ImageInfo(
         accumulation=result.result.accumulation,
         max_accumulation=result.result.max_accumulation,
-        data=result.binary,
+        data=bytes(result.binary),
     )
 
 
@@ -417,7 +413,7 @@ class GBufferExporter:
         """
         params = api.to_json(self.params())
         reply = await _run_task(instance, "export-gbuffers", params, b"", on_progress)
-        return reply.binary
+        return bytes(reply.binary)
 
     async def save(
         self,

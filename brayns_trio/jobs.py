@@ -1,10 +1,11 @@
 """Long render jobs over a :class:`~brayns_trio.pool.Pool`: numbered frames, resumable, a movie.
 
 :func:`render_sequence` renders the frames of a :class:`FramePlan` (a camera path and/or
-simulation frames) over a pool into numbered image files. Each file is written atomically (a
-temporary file renamed into place), so a frame on disk is always whole: a job restarted after a
-crash of the client skips the frames already there. :func:`assemble_movie` turns the frames into
-a movie with ffmpeg.
+simulation frames) over a pool into numbered image files. Each frame is rendered and written
+as :func:`brayns_trio.movie.render_frame` does (atomically: a temporary file renamed into place),
+so a frame on disk is always whole: a job restarted after a crash of the client skips the frames
+already there. :func:`assemble_movie` turns the frames into a movie with ffmpeg, as
+:func:`brayns_trio.movie.assemble` does.
 
 :class:`SceneSpec` is the small JSON description of a scene and a camera path that the
 ``brayns-trio render-frames`` command takes (see ``docs/pool.md``).
@@ -12,7 +13,6 @@ a movie with ffmpeg.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,6 +23,10 @@ import trio
 
 from . import api, helpers
 from ._instance import Instance
+from .camera import View
+from .geometry import Rotation
+from .images import Snapshot
+from .movie import Frame, _encode, _find_ffmpeg, _prepare, render_frame
 from .pool import ItemResult, Pool
 
 __all__ = [
@@ -35,7 +39,6 @@ __all__ = [
 ]
 
 ImageFormat = Literal["png", "jpg"]
-PARTIAL_SUFFIX = ".partial"
 
 
 @attrs.frozen(kw_only=True)
@@ -68,6 +71,24 @@ class FramePlan:
     def file_name(self, index: int) -> str:
         """The file name of frame ``index``."""
         return self.name.format(index=index, ext=self.image_format)
+
+    def frames(self, directory: str | os.PathLike[str]) -> list[Frame]:
+        """The frames as :func:`brayns_trio.movie.render_frame` renders them into ``directory``.
+
+        Error handling: ``ValueError`` for a view with a non-finite number.
+        """
+        folder = Path(directory)
+        return [
+            Frame(
+                index=index,
+                path=folder / self.file_name(index),
+                view=None if self.views is None else View.from_api(self.views[index]),
+                simulation_frame=(
+                    None if self.simulation_frames is None else self.simulation_frames[index]
+                ),
+            )
+            for index in range(self.count)
+        ]
 
     @property
     def ffmpeg_pattern(self) -> str:
@@ -102,13 +123,6 @@ class SequenceReport:
     elapsed: float
 
 
-async def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file renamed into place."""
-    partial = path.with_name(path.name + PARTIAL_SUFFIX)
-    await trio.Path(partial).write_bytes(data)
-    await trio.to_thread.run_sync(os.replace, partial, path)
-
-
 async def render_sequence(
     pool: Pool,
     plan: FramePlan,
@@ -118,42 +132,27 @@ async def render_sequence(
 ) -> SequenceReport:
     """Render the frames of ``plan`` over ``pool`` into ``directory``, skipping those on disk.
 
-    ``on_frame`` is called with each frame's result, in completion order. Leftover temporary
-    files of an interrupted run are removed first.
+    ``on_frame`` is called with each frame's result, in completion order. Temporary files
+    that a killed run left for the plan's frames are removed first.
 
-    Error handling: a frame whose render fails (a server error, or every member failing under
-    it) is listed in :attr:`SequenceReport.failed`, the others go on; ``OSError`` if the
-    directory cannot be written.
+    Error handling: ``ValueError`` for a frame side under 64 pixels, before anything is sent;
+    a frame whose render fails (a server error, or every member failing under it) is listed in
+    :attr:`SequenceReport.failed`, the others go on; ``OSError`` if the directory cannot be
+    written.
     """
-    folder = trio.Path(directory)
-    await folder.mkdir(parents=True, exist_ok=True)
-    for leftover in await folder.glob("*" + PARTIAL_SUFFIX):
-        await leftover.unlink()
+    settings = Snapshot(resolution=plan.size)
+    frames = plan.frames(directory)
     started = trio.current_time()
-    todo: list[int] = []
-    for index in range(plan.count):
-        if not await (folder / plan.file_name(index)).exists():
-            todo.append(index)
-    size = list(plan.size)
-    views = plan.views
-    simulation_frames = plan.simulation_frames
+    todo = {frame.index: frame for frame in await _prepare(directory, frames)}
 
-    async def render_frame(instance: Instance, index: int) -> Path:
-        params = api.SnapshotParams(
-            image_settings=api.ImageSettings(format=plan.image_format, size=size),
-            camera_view=None if views is None else views[index],
-            simulation_frame=None if simulation_frames is None else simulation_frames[index],
-        )
-        reply = await instance.execute("snapshot", api.to_json(params))
-        buffer = api.from_json(reply.result, api.SnapshotResult, "snapshot").color_buffer
-        data = reply.binary[buffer.offset : buffer.offset + buffer.size]
-        path = Path(directory) / plan.file_name(index)
-        await write_atomically(path, data)
-        return path
+    async def render(instance: Instance, index: int) -> Path:
+        frame = todo[index]
+        await render_frame(instance, frame, settings, image_format=plan.image_format)
+        return frame.path
 
     written = 0
     failed: list[tuple[int, BaseException]] = []
-    async with pool.map(render_frame, todo) as results:
+    async with pool.map(render, list(todo)) as results:
         async for result in results:
             if result.error is None:
                 written += 1
@@ -176,68 +175,35 @@ async def assemble_movie(
     ffmpeg: str = "ffmpeg",
 ) -> None:
     """Encode the numbered images ``directory/pattern`` (an ffmpeg pattern such as
-    ``frame%05d.png``) into the movie ``output`` (H.264 in yuv420p, playable everywhere).
+    ``frame%05d.png``, numbered from 0) into the movie ``output`` (H.264 in yuv420p, playable
+    everywhere), written atomically: it is replaced only once complete.
 
-    Error handling: ``FileNotFoundError`` if ffmpeg is not installed; ``RuntimeError`` with
-    the end of ffmpeg's output if it fails.
+    Error handling: :class:`brayns_trio.movie.MovieError` (a ``RuntimeError``) if ``ffmpeg``
+    is not installed, or with the end of ffmpeg's output if it fails.
+
+    Cancellation: ffmpeg is killed; ``output`` is left as it was.
     """
-    # The one place that builds the ffmpeg command line for numbered frames: the movie
-    # helpers' assembly should call this function rather than build their own.
-    command = [
-        ffmpeg,
-        "-y",
-        "-loglevel",
-        "error",
-        "-framerate",
-        str(fps),
-        "-i",
-        os.path.join(os.fspath(directory), pattern),
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-vf",
-        "pad=ceil(iw/2)*2:ceil(ih/2)*2",
-        os.fspath(output),
-    ]
-    result = await trio.run_process(command, capture_stdout=True, capture_stderr=True, check=False)
-    if result.returncode != 0:
-        tail = result.stderr.decode(errors="replace").strip().splitlines()[-5:]
-        raise RuntimeError(f"ffmpeg failed (exit {result.returncode}): " + " | ".join(tail))
+    pattern_path = os.path.join(os.fspath(directory), pattern)
+    await _encode(_find_ffmpeg(ffmpeg), pattern_path, output, fps=fps)
 
 
 def orbit(
     view: api.View, count: int, *, degrees: float = 360.0, axis: Sequence[float] = (0, 1, 0)
 ) -> list[api.View]:
     """``count`` views turning the camera of ``view`` around its target, about ``axis``, by
-    ``degrees`` in all (frame ``i`` at ``degrees * i / count``: a full turn loops)."""
-    norm = math.sqrt(sum(a * a for a in axis))
-    if norm == 0:
+    ``degrees`` in all (frame ``i`` at ``degrees * i / count``: a full turn loops).
+
+    Error handling: ``ValueError`` for a zero axis or a view with a non-finite number.
+    """
+    if not any(axis):
         raise ValueError("the orbit axis must not be zero")
-    k = [a / norm for a in axis]
-    target = list(view.target)
-    offset = [p - t for p, t in zip(view.position, target, strict=True)]
-    views = []
-    for index in range(count):
-        angle = math.radians(degrees * index / count) if count else 0.0
-        rotated = _rotate(offset, k, angle)
-        up = _rotate(list(view.up), k, angle)
-        views.append(
-            api.View(
-                position=[t + r for t, r in zip(target, rotated, strict=True)],
-                target=list(target),
-                up=up,
-            )
-        )
-    return views
-
-
-def _rotate(v: Sequence[float], k: Sequence[float], angle: float) -> list[float]:
-    """Rodrigues' rotation of ``v`` about the unit axis ``k``."""
-    cos, sin = math.cos(angle), math.sin(angle)
-    cross = [k[1] * v[2] - k[2] * v[1], k[2] * v[0] - k[0] * v[2], k[0] * v[1] - k[1] * v[0]]
-    dot = sum(a * b for a, b in zip(k, v, strict=True))
-    return [v[i] * cos + cross[i] * sin + k[i] * dot * (1 - cos) for i in range(3)]
+    start = View.from_api(view)
+    return [
+        start.rotate_around_target(
+            Rotation.from_axis_angle(axis, degrees * index / count, degrees=True)
+        ).to_api()
+        for index in range(count)
+    ]
 
 
 _LIGHTS: dict[str, type[Any]] = {

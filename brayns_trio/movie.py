@@ -44,8 +44,8 @@ import trio
 from ._errors import ConnectionLost
 from ._instance import Instance
 from .camera import View
-from .helpers import ImageFormat, ProgressCallback
-from .images import Snapshot
+from .helpers import ImageFormat, ProgressCallback, image_format_of
+from .images import Snapshot, _temporary_of, write_atomically
 
 __all__ = [
     "Frame",
@@ -58,8 +58,11 @@ __all__ = [
 
 _DIGITS = 5
 
+_H264 = ("-c:v", "libx264", "-pix_fmt", "yuv420p")
+"""ffmpeg's options for H.264 in yuv420p, which every player reads."""
 
-class MovieError(Exception):
+
+class MovieError(RuntimeError):
     """A movie could not be assembled: ffmpeg is missing or failed (its last words in the
     message), or there are no frames."""
 
@@ -137,7 +140,23 @@ class FramePlan:
 
     def pending(self) -> list[Frame]:
         """The frames whose file does not exist yet (files are written whole or not at all)."""
-        return [frame for frame in self.frames if not frame.path.exists()]
+        return _pending(self.frames)
+
+
+def _pending(frames: Iterable[Frame]) -> list[Frame]:
+    return [frame for frame in frames if not frame.path.exists()]
+
+
+async def _prepare(directory: str | os.PathLike[str], frames: Sequence[Frame]) -> list[Frame]:
+    """Get ``directory`` ready for ``frames``: create it, remove the temporary files a killed
+    run left for these frames, and return the frames not on disk yet."""
+    folder = trio.Path(directory)
+    await folder.mkdir(parents=True, exist_ok=True)
+    names = {frame.path.name for frame in frames}
+    for path in await folder.iterdir():
+        if _temporary_of(path.name) in names:
+            await path.unlink(missing_ok=True)
+    return await trio.to_thread.run_sync(_pending, frames)
 
 
 async def render_frame(
@@ -145,10 +164,12 @@ async def render_frame(
     frame: Frame,
     settings: Snapshot,
     *,
+    image_format: ImageFormat | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> None:
     """Render ``frame`` with the snapshot ``settings`` (resolution, renderer, projection...),
-    its view and simulation frame taking precedence, and write its file atomically.
+    its view and simulation frame taking precedence, and write its file atomically, in
+    ``image_format`` (``None``: after the file's extension, ``.png``, ``.jpg`` or ``.jpeg``).
 
     The instance's own camera and simulation frame are left unchanged; without a ``camera`` in
     ``settings``, the instance's projection is used.
@@ -162,7 +183,10 @@ async def render_frame(
         snapshot = attrs.evolve(snapshot, view=frame.view)
     if frame.simulation_frame is not None:
         snapshot = attrs.evolve(snapshot, frame=frame.simulation_frame)
-    await snapshot.save(instance, frame.path, on_progress=on_progress)
+    if image_format is None:
+        image_format = image_format_of(frame.path)
+    data = await snapshot.download(instance, image_format, on_progress=on_progress)
+    await write_atomically(frame.path, data)
 
 
 async def render_frames(
@@ -174,8 +198,9 @@ async def render_frames(
     on_frame: Callable[[Frame], None] | None = None,
 ) -> int:
     """Render the plan's pending frames in order (frames on disk are skipped) and return how
-    many were rendered. The directory is created if needed. ``on_frame`` is called after each
-    frame is written.
+    many were rendered. The directory is created if needed, and temporary files that a killed
+    run left for the plan's frames are removed. ``on_frame`` is called after each frame is
+    written.
 
     A frame whose request dies with the connection (:class:`brayns_trio.ConnectionLost`) is
     rendered again once the instance has reconnected, up to ``attempts`` times in all.
@@ -185,9 +210,8 @@ async def render_frames(
     """
     if attempts < 1:
         raise ValueError(f"attempts must be at least 1, not {attempts}")
-    await trio.Path(plan.directory).mkdir(parents=True, exist_ok=True)
     rendered = 0
-    for frame in await trio.to_thread.run_sync(plan.pending):
+    for frame in await _prepare(plan.directory, plan.frames):
         for attempt in range(1, attempts + 1):
             try:
                 await render_frame(instance, frame, settings)
@@ -207,7 +231,7 @@ async def assemble(
     output: str | os.PathLike[str],
     *,
     fps: float = 25.0,
-    codec: Sequence[str] = ("-c:v", "libx264", "-pix_fmt", "yuv420p"),
+    codec: Sequence[str] = _H264,
     ffmpeg: str = "ffmpeg",
 ) -> None:
     """Encode the plan's frame files into the video ``output`` (its extension picks the
@@ -220,12 +244,7 @@ async def assemble(
 
     Cancellation: ffmpeg is killed; ``output`` is left as it was.
     """
-    executable = shutil.which(ffmpeg)
-    if executable is None:
-        raise MovieError(
-            f"{ffmpeg!r} was not found: install ffmpeg (Debian: apt-get install ffmpeg) "
-            "or pass its path as ffmpeg="
-        )
+    executable = _find_ffmpeg(ffmpeg)
     if not plan.frames:
         raise MovieError("the plan has no frames")
     missing = await trio.to_thread.run_sync(plan.pending)
@@ -233,6 +252,36 @@ async def assemble(
         raise MovieError(
             f"{len(missing)} frames are not rendered yet, the first {str(missing[0].path)!r}"
         )
+    await _encode(executable, plan.pattern, output, fps=fps, codec=codec, frames=len(plan.frames))
+
+
+def _find_ffmpeg(ffmpeg: str) -> str:
+    """The path of the ``ffmpeg`` executable; :class:`MovieError` if it is not installed."""
+    executable = shutil.which(ffmpeg)
+    if executable is None:
+        raise MovieError(
+            f"{ffmpeg!r} was not found: install ffmpeg (Debian: apt-get install ffmpeg) "
+            "or pass its path as ffmpeg="
+        )
+    return executable
+
+
+async def _encode(
+    executable: str,
+    pattern: str,
+    output: str | os.PathLike[str],
+    *,
+    fps: float,
+    codec: Sequence[str] = _H264,
+    frames: int | None = None,
+) -> None:
+    """Run ffmpeg over the numbered images ``pattern`` (``frame%05d.png``, from 0; the first
+    ``frames`` of them, or all) into ``output``, written atomically.
+
+    Error handling: :class:`MovieError` with the end of ffmpeg's error output if it fails.
+
+    Cancellation: ffmpeg is killed; ``output`` is left as it was.
+    """
     target = Path(output)
     temporary = target.with_name(f".{target.stem}.part{target.suffix}")
     command = [
@@ -246,9 +295,8 @@ async def assemble(
         "-start_number",
         "0",
         "-i",
-        plan.pattern,
-        "-frames:v",
-        str(len(plan.frames)),
+        pattern,
+        *(() if frames is None else ("-frames:v", str(frames))),
         "-vf",
         "pad=ceil(iw/2)*2:ceil(ih/2)*2",
         *codec,

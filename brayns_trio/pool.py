@@ -44,6 +44,7 @@ import attrs
 import trio
 
 from ._errors import BraynsConnectionError, BraynsError, ConnectionLost, InstanceClosed
+from ._fanout import FanOut
 from ._instance import Instance, State, open_instance
 from ._settings import FirstConnect, Settings
 from ._transport import Connector, parse_uri
@@ -295,7 +296,7 @@ class Pool:
         self._builder: _Member | None = None
         self._fatal: BaseException | None = None
         self._nursery: trio.Nursery | None = None
-        self._subscribers: list[trio.MemorySendChannel[PoolProgress]] = []
+        self._progress = FanOut[PoolProgress]()
 
     # -- public surface -----------------------------------------------------------------------
 
@@ -405,14 +406,8 @@ class Pool:
         """Subscribe to :class:`PoolProgress` snapshots: one per item result and per member
         state change. A reader more than ``buffer`` behind misses the newest ones: the pool never
         waits for it (the snapshot after the gap has everything)."""
-        send, receive = trio.open_memory_channel[PoolProgress](buffer)
-        self._subscribers.append(send)
-        try:
+        async with self._progress.subscribe(buffer) as receive:
             yield receive
-        finally:
-            self._subscribers.remove(send)
-            send.close()
-            receive.close()
 
     def snapshot(self) -> PoolProgress:
         """The current :class:`PoolProgress`."""
@@ -442,16 +437,8 @@ class Pool:
         return sum(1 for m in self._members.values() if m.state is MemberState.READY)
 
     def _publish(self) -> None:
-        if not self._subscribers:
-            return
-        snapshot = self.snapshot()
-        for subscriber in self._subscribers:
-            try:
-                subscriber.send_nowait(snapshot)
-            except trio.WouldBlock:
-                pass
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
-                pass
+        if self._progress:
+            self._progress.send(self.snapshot())
 
     def _set_state(self, member: _Member, state: MemberState) -> None:
         if member.state is state:

@@ -22,7 +22,6 @@ The output is deterministic and formatted the way ``ruff format`` formats it.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import builtins
 import importlib
@@ -32,6 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The generators' shared command line lives next to them (this folder is not a package).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _generated_file  # noqa: E402
+
 OUTPUT_PATH = ROOT / "brayns_trio" / "_blocking_types.py"
 
 
@@ -278,24 +281,14 @@ def generate() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="fail if the output is stale")
-    parser.add_argument("--output", type=Path, default=OUTPUT_PATH, help="file to write")
-    options = parser.parse_args(argv)
-    text = generate()
-    output: Path = options.output
-    if options.check:
-        current = output.read_text("utf-8") if output.exists() else ""
-        if current != text:
-            print(
-                f"{output} is out of date: run python scripts/generate_blocking.py",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    output.write_text(text, "utf-8")
-    print(f"wrote {output}")
-    return 0
+    """Write the generated module, or with ``--check`` exit 1 if the one on disk is stale."""
+    return _generated_file.main(
+        __doc__.split("\n\n")[0],
+        OUTPUT_PATH,
+        lambda: generate(),
+        "scripts/generate_blocking.py",
+        argv,
+    )
 
 
 if __name__ == "__main__":

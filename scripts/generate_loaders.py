@@ -11,7 +11,6 @@ Usage: ``python scripts/generate_loaders.py`` (write) or ``--check`` (fail if st
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import textwrap
@@ -20,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# The generators' shared command line lives next to them (this folder is not a package).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _generated_file  # noqa: E402
+
 LOADERS_PATH = ROOT / "brayns_trio" / "_data" / "loaders.json"
 OUTPUT_PATH = ROOT / "brayns_trio" / "_loaders_generated.py"
 LINE_LENGTH = 100
@@ -229,23 +232,14 @@ def load_inputs() -> list[Schema]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="fail if the output is stale")
-    parser.add_argument("--output", type=Path, default=OUTPUT_PATH, help="file to write")
-    options = parser.parse_args(argv)
-    text = generate(load_inputs())
-    output: Path = options.output
-    if options.check:
-        current = output.read_text("utf-8") if output.exists() else ""
-        if current != text:
-            print(
-                f"{output} is out of date: run python scripts/generate_loaders.py", file=sys.stderr
-            )
-            return 1
-        return 0
-    output.write_text(text, "utf-8")
-    print(f"wrote {output}")
-    return 0
+    """Write the generated module, or with ``--check`` exit 1 if the one on disk is stale."""
+    return _generated_file.main(
+        __doc__.split("\n\n")[0],
+        OUTPUT_PATH,
+        lambda: generate(load_inputs()),
+        "scripts/generate_loaders.py",
+        argv,
+    )
 
 
 if __name__ == "__main__":

@@ -997,12 +997,13 @@ async def test_validate_params_raises_what_the_server_answers(
 
 
 async def test_validate_params_on_no_params_methods(server_client: RawClient) -> None:
-    # The client itself refuses to send params to a method without: ask the server directly.
+    # The server answers an invalid-params error; the client refuses to send such a request at
+    # all, as a mistake of the caller, and validation says so the same way.
     await server_client.request("get-camera-view", {"position": [0, 0, 0]})
     error = (await server_client.receive_json())["error"]
-    with pytest.raises(JsonRpcError) as checked:
+    assert error == {"code": -32602, "message": "This method takes no params"}
+    with pytest.raises(ValueError, match=r"^method 'get-camera-view' takes no params, got"):
         api.validate_params("get-camera-view", {"position": [0, 0, 0]})
-    assert {"code": checked.value.code, "message": checked.value.message} == error
     api.validate_params("get-camera-view")
     api.validate_params("get-camera-view", {})  # the client leaves an empty object out
 
@@ -1060,3 +1061,22 @@ async def test_settings_validate_params_checks_before_sending(
             await instance.request("no-such-method", {"x": 1})
         assert info.value.code == -32601  # the server's answer
     assert "set-camera-view" not in server.executed_methods
+
+
+@pytest.mark.parametrize("validate", [False, True])
+async def test_params_for_a_method_without_params_raise_alike_validated_or_not(
+    fake_instance: tuple[FakeBrayns, Instance], validate: bool
+) -> None:
+    server, _ = fake_instance
+    settings = attrs.evolve(SETTINGS, validate_params=validate)
+    async with brayns_trio.open_instance(
+        "fake:5000", connector=server.open_memory_stream, settings=settings
+    ) as instance:
+        sent = instance.stats.requests_sent
+        with pytest.raises(ValueError, match=r"^method 'get-version' takes no params, got"):
+            await instance.request("get-version", {"x": 1})
+        with pytest.raises(ValueError, match=r"^method 'get-version' takes no params, got"):
+            brayns_trio.api.validate_params("get-version", [1])
+        assert instance.stats.requests_sent == sent
+        assert (await instance.request("get-version", {}))["major"] == 3
+    assert server.executed_methods.count("get-version") == 1

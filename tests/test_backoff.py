@@ -43,14 +43,19 @@ def test_partial_jitter_keeps_a_floor() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"initial": 0}, {"max_delay": -1}, {"jitter": 1.5}, {"multiplier": 0.5}],
+    ("kwargs", "message"),
+    [
+        ({"initial": 0}, "^initial must be > 0, got 0$"),
+        ({"max_delay": -1}, "^max_delay must be > 0, got -1$"),
+        ({"jitter": 1.5}, r"^jitter must be within \[0, 1\], got 1.5$"),
+        ({"multiplier": 0.5}, "^multiplier must be >= 1, got 0.5$"),
+    ],
 )
-def test_invalid_settings(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
+def test_invalid_settings(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         Backoff(**kwargs)
 
 
 def test_attempts_count_from_one() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^attempt counts from 1, got 0$"):
         Backoff().ceiling(0)

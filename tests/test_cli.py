@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -509,9 +510,15 @@ def test_the_output_path_is_checked_before_connecting() -> None:
 
 
 def test_a_huge_snapshot_fails_in_one_line_without_the_servers_traceback() -> None:
+    # The embedded fake refuses a frame this large at once, before drawing anything.
     result = run("snapshot", "-o", "big.png", "--size", "100000", "100000")
     assert result.returncode == 4
-    assert errors(result.stderr) == ["brayns-trio: error: server error [-32603] Unknown error"]
+    assert errors(result.stderr) == [
+        "brayns-trio: error: server error [-32602] Frame size 100000x100000 is above the fake "
+        "server's maximum of 16384 pixels a side and 67108864 pixels (a frame this large can "
+        "exhaust a real braynsService's memory and crash it; the fake server refuses it)"
+    ]
+    assert not Path("big.png").exists()
 
 
 def test_unknown_methods_get_suggestions() -> None:
@@ -758,8 +765,9 @@ def test_image_info_reads_png_and_jpeg_headers() -> None:
     from brayns_trio.cli import _image_info
     from brayns_trio.testing._images import encode_jpeg, encode_png
 
-    assert _image_info(encode_png(320, 200, (0, 0, 0, 255), 6)) == ("png", 320, 200)
-    assert _image_info(encode_jpeg(96, 64, (10, 20, 30), 90)) == ("jpg", 96, 64)
+    png = encode_png(np.zeros((200, 320, 4), dtype=np.uint8), 6)
+    assert _image_info(png) == ("png", 320, 200)
+    assert _image_info(encode_jpeg(np.zeros((64, 96, 3), dtype=np.uint8), 90)) == ("jpg", 96, 64)
     assert _image_info(b"GIF89a") is None
     assert _image_info(b"\xff\xd8\xff") is None  # a truncated JPEG
 

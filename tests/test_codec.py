@@ -206,8 +206,41 @@ def test_text_frame_given_as_utf8_bytes() -> None:
         decode(b'{"id":1,"result":"\xff"}', False)  # not UTF-8
 
 
-def test_binary_reply_from_a_bytearray_gives_bytes() -> None:
+def test_binary_reply_from_a_bytearray_takes_the_buffer_over() -> None:
+    # The transport's receive buffer becomes the payload, its JSON head removed in place: a
+    # large reply is never copied. From bytes, the payload is a bytes slice.
     frame = bytearray(binary_frame({"id": 2, "jsonrpc": "2.0", "result": None}, b"payload"))
     decoded = decode(frame, True)
-    assert decoded == Reply(2, None, b"payload")
-    assert type(decoded.binary) is bytes
+    assert decoded == Reply(2, None, bytearray(b"payload"))
+    assert decoded.binary is frame
+    assert frame == b"payload"
+    from_bytes = decode(bytes(binary_frame({"id": 3, "result": 1}, b"xy")), True)
+    assert from_bytes == Reply(3, 1, b"xy")
+    assert type(from_bytes.binary) is bytes
+
+
+def test_members_are_checked_never_coerced() -> None:
+    # A text reply's payload is never read from its JSON, and an error's id is the message's.
+    assert decode('{"id":1,"result":2,"binary":"x"}') == Reply(1, 2)
+    error = decode('{"error":{"code":1,"message":"m","id":9},"id":3}')
+    assert error == ErrorReply(3, 1, "m")
+    assert decode('{"error":{"code":1,"message":"m"}}') == ErrorReply(None, 1, "m")
+    assert decode('{"params":{"amount":1,"id":"a","operation":"x"}}') == Progress("a", "x", 1.0)
+    for frame, match in [
+        ('{"result":1,"id":null}', "invalid id: None"),
+        ('{"error":{"code":true,"message":"m"},"id":1}', "expected an integer, got True"),
+        ('{"error":{"code":1,"message":2},"id":1}', "expected a string, got 2"),
+        ('{"params":{"amount":true,"id":1,"operation":"x"}}', "expected a number, got True"),
+        ('{"params":{"amount":0.5,"id":1,"operation":1}}', "expected a string, got 1"),
+        ('{"params":{"amount":0.5,"id":1}}', "without a 'operation' member"),
+        ('{"error":{"message":"m"},"id":1}', "without a 'code' member"),
+    ]:
+        with pytest.raises(RemoteProtocolError, match=match):
+            decode(frame)
+
+
+def test_requests_leave_out_what_is_not_set() -> None:
+    (text,) = encode(Request("get-version")).parts
+    assert orjson.loads(text) == {"jsonrpc": "2.0", "method": "get-version"}
+    (text,) = encode(Request("x", [0, 1], "a")).parts
+    assert orjson.loads(text) == {"jsonrpc": "2.0", "method": "x", "params": [0, 1], "id": "a"}

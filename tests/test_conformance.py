@@ -352,8 +352,8 @@ def _png_mean(data: bytes) -> list[float] | None:
         except ImportError:
             return None
         with image_module.open(io.BytesIO(data)) as image:
-            pixels = list(image.convert("RGBA").getdata())
-        return [sum(p[c] for p in pixels) / len(pixels) for c in range(4)]
+            rgba = image.convert("RGBA").tobytes()
+        return [sum(rgba[c::4]) / (len(rgba) // 4) for c in range(4)]
     sums = [0, 0, 0, 0]
     for row in range(height):
         line = raw[row * stride + 1 : (row + 1) * stride]

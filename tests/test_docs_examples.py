@@ -5,9 +5,18 @@ in a fresh directory, in its own process, against a fresh fake server over TCP w
 ``BRAYNS_URI``: the examples read it with ``os.environ.get("BRAYNS_URI", "localhost:5000")``, so
 that they also run as written against a server on localhost:5000.
 
+An example for several servers (a renderer pool) reads their comma-separated addresses with
+``os.environ.get("BRAYNS_URIS", "localhost:5000,localhost:5001")``: it gets one fresh fake server
+per address of that default, their addresses in ``BRAYNS_URIS`` (and the first in ``BRAYNS_URI``).
+An example may also run its fake servers itself, in memory, with ``brayns_trio.testing``
+(``open_fake_server``): it then needs no address.
+
 A block that cannot run here (it needs the official client, or a real braynsService) opts out with
 a first line ``# doc-test: skip (the reason)``. A block that needs the server started with options
-(plugins, say) names them in a first line ``# doc-test: fake-server --plugin NAME ...``.
+(plugins, say) names them in a first line ``# doc-test: fake-server --plugin NAME ...``; every
+server of a several-server example is started with them.
+
+An example that prints must print something: one that stops early without an error is caught.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,6 +40,8 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 FENCE = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 SKIP = re.compile(r"# doc-test: skip \((.+)\)")
 SERVER_OPTIONS = re.compile(r"# doc-test: fake-server (.+)")
+URI = 'os.environ.get("BRAYNS_URI", "localhost:5000")'
+SEVERAL_URIS = re.compile(r'os\.environ\.get\("BRAYNS_URIS", "([^"]+)"\)')
 
 
 def examples() -> Iterator[tuple[str, str]]:
@@ -67,8 +78,20 @@ def test_example_is_a_program_without_blocking_calls_in_async_code(where: str, c
         for node in ast.walk(function):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 assert node.func.id not in ("open", "input"), f"{where}: blocking {node.func.id}()"
-    if "open_instance(" in code and "open_fake_server" not in code:
-        assert 'os.environ.get("BRAYNS_URI", "localhost:5000")' in code, where
+            if (  # pathlib.Path(...).write_text() and the like: trio.Path(...) is awaited
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("read_text", "read_bytes", "write_text", "write_bytes")
+                and isinstance(node.func.value, ast.Call)
+                and isinstance(node.func.value.func, ast.Name)
+                and node.func.value.func.id == "Path"
+            ):
+                raise AssertionError(f"{where}: blocking Path(...).{node.func.attr}()")
+    connects = any(call in code for call in ("open_instance(", "blocking.connect", "open_pool("))
+    if connects and "open_fake_server" not in code:
+        assert URI in code or SEVERAL_URIS.search(code), (
+            f"{where}: connect to {URI}, or to the servers of BRAYNS_URIS"
+        )
 
 
 @contextmanager
@@ -105,14 +128,22 @@ def test_example_runs(where: str, code: str, tmp_path: Path) -> None:
     script = tmp_path / "example.py"
     script.write_text(code, "utf-8")
     options = SERVER_OPTIONS.match(code)
-    with fake_server(*(shlex.split(options.group(1)) if options else [])) as uri:
+    several = SEVERAL_URIS.search(code)
+    count = len(several.group(1).split(",")) if several else 1
+    with ExitStack() as stack:
+        uris = [
+            stack.enter_context(fake_server(*(shlex.split(options.group(1)) if options else [])))
+            for _ in range(count)
+        ]
         result = subprocess.run(
             [sys.executable, str(script)],
             cwd=tmp_path,
-            env={**os.environ, "BRAYNS_URI": uri},
+            env={**os.environ, "BRAYNS_URI": uris[0], "BRAYNS_URIS": ",".join(uris)},
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
         )
     assert result.returncode == 0, f"{where} failed:\n{result.stderr}"
+    if "print(" in code:
+        assert result.stdout.strip(), f"{where} printed nothing:\n{result.stderr}"

@@ -282,12 +282,29 @@ async def test_snapshot_defaults_to_viewport_and_supports_jpg(
     clock: trio.testing.MockClock, server: FakeBrayns
 ) -> None:
     client = await connect(server)
-    await client.request("snapshot", {"image_settings": {"format": "jpg"}})
+    await client.request("snapshot", {})
+    await client.receive_json()
+    reply = await client.receive()
+    assert reply.payload.startswith(b"\x89PNG")
+    assert struct.unpack(">II", reply.payload[16:24]) == (800, 600)
+    await client.request("snapshot", {"image_settings": {"format": "jpg", "size": [320, 200]}})
     await client.receive_json()
     reply = await client.receive()
     assert reply.payload.startswith(b"\xff\xd8")
     sof = reply.payload.index(b"\xff\xc0")
-    assert struct.unpack(">HH", reply.payload[sof + 5 : sof + 9]) == (600, 800)
+    assert struct.unpack(">HH", reply.payload[sof + 5 : sof + 9]) == (200, 320)
+
+
+async def test_image_settings_without_size_is_refused_as_the_real_server_aborts(
+    clock: trio.testing.MockClock, server: FakeBrayns
+) -> None:
+    # A real braynsService reads the missing size as 0x0 and aborts: no progress, an error.
+    client = await connect(server)
+    await client.request("snapshot", {"image_settings": {"format": "jpg"}})
+    reply = await client.receive_json()
+    assert reply["error"]["code"] == -32602
+    assert "without size" in reply["error"]["message"]
+    assert "crashes" in reply["error"]["message"]
 
 
 async def test_uncompressed_png_gives_large_binary_replies(clock: trio.testing.MockClock) -> None:
@@ -753,7 +770,7 @@ async def test_render_image_blocks_the_whole_server(clock: trio.testing.MockCloc
         await second.request("cancel", {"id": 12345}, request_id=2)  # answered at dispatch
         reply = await second.receive_json()
         assert reply["id"] == 2
-        assert trio.current_time() - start >= 2.0
+        assert trio.current_time() - start == pytest.approx(2.0)  # after the render, not at 0.5
 
 
 # ---- cancel -------------------------------------------------------------------------------------

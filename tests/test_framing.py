@@ -20,7 +20,7 @@ from wsproto.events import (
 )
 
 from brayns_trio import _framing as framing
-from brayns_trio._errors import ConnectError, RemoteProtocolError
+from brayns_trio._errors import LocalProtocolError, RemoteProtocolError
 from brayns_trio._framing import (
     BIG_FRAME,
     CHUNK,
@@ -77,7 +77,7 @@ def test_handshake_rejected_with_status() -> None:
     server.receive_data(client.request())
     server.events()
     answer = server.send(RejectConnection(status_code=400, has_body=False))
-    with pytest.raises(ConnectError, match="HTTP 400"):
+    with pytest.raises(RemoteProtocolError, match="HTTP 400"):
         client.receive(answer)
 
 
@@ -98,7 +98,7 @@ def test_handshake_refuses_a_bad_upgrade(headers: bytes, match: str) -> None:
     request = client.request()
     key = request.split(b"Sec-WebSocket-Key: ")[1].split(b"\r\n")[0]
     head = headers.replace(b"{accept}", accept_token(key))
-    with pytest.raises(ConnectError, match=match):
+    with pytest.raises(RemoteProtocolError, match=match):
         client.receive(b"HTTP/1.1 101 Switching Protocols\r\n" + head + b"\r\n")
 
 
@@ -106,8 +106,15 @@ def test_handshake_end_of_stream() -> None:
     client = ClientHandshake("localhost:5000", "/")
     client.request()
     assert client.receive(b"HTTP/1.1 101 Swi") is None
-    with pytest.raises(ConnectError):
+    with pytest.raises(RemoteProtocolError, match="peer unexpectedly closed connection"):
         client.receive(b"")
+
+
+def test_handshake_refuses_to_send_a_bad_host() -> None:
+    # The caller's mistake, told apart from the server's: nothing is sent.
+    client = ClientHandshake("bad host\r\n", "/")
+    with pytest.raises(LocalProtocolError, match=r"^cannot send a WebSocket upgrade: "):
+        client.request()
 
 
 def test_accept_token_of_the_rfc_example() -> None:

@@ -54,7 +54,7 @@ def names(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.iterdir())
 
 
-def png_size(data: bytes) -> tuple[int, int]:
+def png_size(data: bytes | bytearray) -> tuple[int, int]:
     assert data.startswith(PNG_MAGIC)
     width, height = struct.unpack(">II", data[16:24])
     return width, height

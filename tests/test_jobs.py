@@ -23,6 +23,7 @@ from brayns_trio.jobs import (
     orbit,
     render_sequence,
 )
+from brayns_trio.movie import MovieError
 from brayns_trio.pool import ItemResult, MemberState, Pool
 from tests.pool_fakes import Restartable, TcpRestartable
 
@@ -65,7 +66,7 @@ async def test_frames_are_written_once_and_a_rerun_skips_them(tmp_path: Path) ->
             # An earlier run left frames 0-3 and a temporary file behind.
             for index in range(4):
                 (tmp_path / plan.file_name(index)).write_bytes(b"earlier")
-            (tmp_path / "frame00004.png.partial").write_bytes(b"cut short")
+            (tmp_path / ".frame00004.png.0123abcd.part").write_bytes(b"cut short")
             seen: Counter[int] = Counter()
 
             def on_frame(result: ItemResult[int, Path]) -> None:
@@ -245,8 +246,12 @@ async def test_movie_from_frames(tmp_path: Path) -> None:
         await assemble_movie(tmp_path / "frames", plan.ffmpeg_pattern, movie, fps=5)
         assert movie.stat().st_size > 0
         assert b"ftyp" in movie.read_bytes()[:64]
-        with pytest.raises(RuntimeError, match="ffmpeg failed"):
+        with pytest.raises(MovieError, match="ffmpeg failed"):
             await assemble_movie(tmp_path / "nothing", "x%05d.png", tmp_path / "bad.mp4")
+        assert not (tmp_path / "bad.mp4").exists()
+        assert frame_files(tmp_path) == ["frames", "movie.mp4"]
+        with pytest.raises(MovieError, match="not found"):
+            await assemble_movie(tmp_path / "frames", plan.ffmpeg_pattern, movie, ffmpeg="nope")
         nursery.cancel_scope.cancel()
 
 

@@ -109,9 +109,17 @@ async def test_render_frames_skips_frames_on_disk(
     # Run again: nothing to do. Lose one frame: only it is rendered.
     assert await render_frames(fake.instance, plan, SETTINGS) == 0
     (folder / "frame00001.png").unlink()
-    (folder / ".frame00001.png.abcd.part").write_bytes(b"truncated")  # a crash's leftover
+    (folder / ".frame00001.png.0123abcd.part").write_bytes(b"truncated")  # a crash's leftover
+    (folder / ".notes.txt.0123abcd.part").write_bytes(b"not a frame's")
     assert await render_frames(fake.instance, plan, SETTINGS) == 1
     assert (folder / "frame00001.png").read_bytes().startswith(b"\x89PNG")
+    # The frame's leftover is removed; another file's is not the plan's to remove.
+    assert names(folder) == [
+        ".notes.txt.0123abcd.part",
+        "frame00000.png",
+        "frame00001.png",
+        "frame00002.png",
+    ]
     assert fake.server.executed_methods == ["snapshot"] * 4
 
 
@@ -124,6 +132,17 @@ async def test_render_frame_overrides_view_and_simulation_frame(
     assert (tmp_path / "one.jpg").read_bytes().startswith(b"\xff\xd8\xff")
     # A snapshot override: the instance's own view is unchanged.
     assert await fake.instance.request("get-camera-view") == before
+
+
+async def test_render_frame_in_a_given_format(
+    fake: Fake, tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    frame = Frame(index=0, path=tmp_path / "frame.img")
+    await render_frame(fake.instance, frame, SETTINGS, image_format="jpg")
+    assert (tmp_path / "frame.img").read_bytes().startswith(b"\xff\xd8\xff")
+    assert names(tmp_path) == ["frame.img"]
+    with pytest.raises(ValueError, match="img"):
+        await render_frame(fake.instance, frame, SETTINGS)
 
 
 async def test_a_lost_connection_costs_the_frame_in_flight(

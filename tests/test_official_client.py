@@ -13,9 +13,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import brayns
 import pytest
 import trustme
+
+brayns = pytest.importorskip("brayns")
 
 pytestmark = pytest.mark.compat
 

@@ -266,10 +266,10 @@ async def test_setup_error_is_raised_from_the_block(
 def test_bad_arguments() -> None:
     async def main() -> None:
         for kwargs in ({"per_member": 0}, {"max_attempts": 0}, {"retry_after": 0.0}):
-            with pytest.raises(ValueError):
+            with pytest.raises(ValueError, match=f"{next(iter(kwargs))} must be"):
                 async with brayns_trio.open_pool(["a:1"], **kwargs):
                     pass
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="at least one server"):
             async with brayns_trio.open_pool([]):
                 pass
         with pytest.raises(ValueError, match="invalid URI"):

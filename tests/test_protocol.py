@@ -86,9 +86,9 @@ def test_object_params_default_to_empty_object() -> None:
 
 def test_bad_method_names() -> None:
     session = new_session()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^method must be a non-empty string, got ''$"):
         session.request("")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="not JSON serializable"):
         session.request("x", {"a": {1, 2}})
     # A failed encode consumes no id.
     assert session.request("registry").id == 1

@@ -34,7 +34,7 @@ class BinaryResult(Generic[T]):
     """
 
     result: T
-    binary: bytes
+    binary: bytes | bytearray
 
 
 @attrs.frozen(kw_only=True)
@@ -68,8 +68,9 @@ def validate_params(method: str, params: Any = None) -> None:
 
     Error handling: :class:`brayns_trio.JsonRpcError` with code -32602 and the very message and
     ``data`` the server would answer (``"Invalid params schema"`` and a list of
-    ``"path: message"``, or ``"This method takes no params"``); ``TypeError`` for params JSON
-    cannot hold.
+    ``"path: message"``); ``ValueError`` for params given to a method that takes none (every
+    request refuses them before sending, validated or not); ``TypeError`` for params JSON cannot
+    hold.
     """
     check_params(method, to_json(params))
 

@@ -1,6 +1,7 @@
 """Command line of the fake server, accepting braynsService's own options.
 
 ``python -m brayns_trio.testing --uri 127.0.0.1:5000 [--max-clients N] [--plugin NAME ...]``
+(``--help`` describes every option).
 
 Prints ``Brayns fake server listening on HOST:PORT`` (flushed) once listening (with port 0, the
 bound port), logs to stderr, exits 0 after a ``quit`` request or on SIGINT/SIGTERM, 2 on bad
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 
 import trio
 
+from ._demo import add_demo_scene
 from ._server import LOG_LEVELS, FakeBrayns
 from ._state import PLUGINS
 
@@ -61,59 +63,127 @@ def _uri(text: str) -> tuple[str, int]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m brayns_trio.testing",
-        description="Fake braynsService 3.10.1 (JSON-RPC over WebSocket) for tests.",
+        description=(
+            "Fake braynsService 3.10.1 (JSON-RPC over WebSocket) for tests and demos. It "
+            "accepts braynsService's own options, answers like the real server and draws its "
+            "scene (spheres, boxes, capsules, planes, meshes) in snapshots and images. Files "
+            "are written where file_path says, like braynsService (see --file-root)."
+        ),
+        epilog=(
+            "Prints 'Brayns fake server listening on HOST:PORT' once listening; exits 0 after "
+            "a quit request or on SIGINT/SIGTERM, 1 if it cannot listen, 2 on bad options."
+        ),
     )
     parser.add_argument(
-        "--uri", type=_uri, required=True, help="host:port to listen on (port 0: any free port)"
+        "--uri",
+        type=_uri,
+        required=True,
+        metavar="HOST:PORT",
+        help="address to listen on; port 0 picks a free port (printed once listening)",
     )
     parser.add_argument(
         "--max-clients",
         type=int,
         default=2,
-        help="connections served at once; more wait (default: 2)",
+        metavar="N",
+        help="WebSocket clients served at once; up to N more wait unread, beyond that new "
+        "connections are closed (default: %(default)s)",
     )
     parser.add_argument(
-        "--log-level", choices=LOG_LEVELS, default="info", help="log verbosity (default: info)"
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        help="log verbosity on stderr; debug and trace also log every frame (default: %(default)s)",
     )
     parser.add_argument(
-        "--plugin", action="append", default=[], metavar="NAME", help="load a plugin (repeat)"
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"enable a plugin's entrypoints and loaders (repeatable): {', '.join(PLUGINS)}",
     )
     parser.add_argument(
-        "--secure", type=_boolean, default=False, help="serve wss:// (TLS) (default: false)"
+        "--secure",
+        type=_boolean,
+        default=False,
+        metavar="BOOL",
+        help="serve wss:// (TLS) instead of ws://; needs --certificate-file (default: false)",
     )
-    parser.add_argument("--certificate-file", default="", help="TLS certificate (PEM)")
-    parser.add_argument("--private-key-file", default="", help="TLS private key (PEM)")
-    parser.add_argument("--private-key-passphrase", default="", help="the key's passphrase")
-    parser.add_argument("--ca-location", default="", help="CA certificates to load")
+    parser.add_argument(
+        "--certificate-file",
+        default="",
+        metavar="PATH",
+        help="PEM certificate (chain) of the TLS server, with --secure true",
+    )
+    parser.add_argument(
+        "--private-key-file",
+        default="",
+        metavar="PATH",
+        help="PEM private key, if not in the certificate file",
+    )
+    parser.add_argument(
+        "--private-key-passphrase",
+        default="",
+        metavar="TEXT",
+        help="passphrase of an encrypted private key",
+    )
+    parser.add_argument(
+        "--ca-location",
+        default="",
+        metavar="PATH",
+        help="CA certificates file loaded into the TLS context (client certificates are not "
+        "requested, as with braynsService)",
+    )
     parser.add_argument(
         "--window-size",
         type=_size,
         default=(800, 600),
-        help="viewport as WIDTHxHEIGHT (default: 800x600)",
+        metavar="WxH",
+        help="initial viewport, the default size of images (default: 800x600)",
     )
     parser.add_argument(
         "--snapshot-duration",
         type=float,
         default=None,
-        help="seconds every snapshot takes (default: modelled from size, samples and renderer)",
+        metavar="SECONDS",
+        help="fixed render time of snapshot and export-gbuffers (default: modelled from the "
+        "image size, samples per pixel and renderer, as measured on a real server)",
     )
     parser.add_argument(
         "--render-image-duration",
         type=float,
         default=None,
-        help="seconds every render-image takes (default: modelled from the frame)",
+        metavar="SECONDS",
+        help="fixed render time of a render-image that renders a new frame; the whole "
+        "server blocks meanwhile, as the real one does (default: modelled from the frame)",
     )
     parser.add_argument(
         "--progress-period",
         type=float,
         default=1.0,
-        help="seconds between progress messages (default: 1)",
+        metavar="SECONDS",
+        help="period of the progress notifications (and network polls) of the asynchronous "
+        "entrypoints (default: %(default)s)",
     )
     parser.add_argument(
         "--time-scale",
         type=float,
         default=1.0,
-        help="multiply every modelled delay (0.1: ten times faster) (default: 1)",
+        metavar="FACTOR",
+        help="multiply every modelled delay, e.g. 0.1 for ten times faster (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--demo-scene",
+        action="store_true",
+        help="start with the demo scene (coloured spheres on a floor, a light, a camera "
+        "framing them) instead of an empty scene",
+    )
+    parser.add_argument(
+        "--file-root",
+        default=None,
+        metavar="DIR",
+        help="write snapshot and g-buffer files (file_path) only inside DIR, relative paths "
+        "from there; by default they are written where file_path says, like braynsService",
     )
     return parser
 
@@ -170,7 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         render_image_duration=options.render_image_duration,
         time_scale=options.time_scale,
         window_size=options.window_size,
+        file_root=options.file_root,
     )
+    if options.demo_scene:
+        add_demo_scene(server)
     host, port = options.uri
     try:
         trio.run(_serve, server, host, port, ssl_context)

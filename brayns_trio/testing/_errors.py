@@ -1,8 +1,15 @@
-"""JSON-RPC error codes and the exception handlers raise (``JsonRpcException.cpp``)."""
+"""JSON-RPC error codes and the exception handlers raise (``JsonRpcException.cpp``).
+
+The exception is the client's :class:`brayns_trio.JsonRpcError`, with the ``error`` member a reply
+carries: what the fake raises is what a client receives.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from .. import _errors
+from .._validation import INVALID_PARAMS
 
 __all__ = [
     "CANCELLED",
@@ -18,19 +25,12 @@ __all__ = [
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
-CANCELLED = 20
+CANCELLED = _errors.CANCELLED_CODE
 
 
-class JsonRpcError(Exception):
+class JsonRpcError(_errors.JsonRpcError):
     """An error reply: ``code``, ``message`` and optional ``data`` (left out when None)."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
 
     def to_json(self) -> dict[str, Any]:
         """Return the ``error`` member of the reply."""

@@ -4,15 +4,19 @@ A real braynsService 3.10.1 (TinyEXR) writes one part per requested channel, a s
 for one channel and a multi-part file (version flag 0x1000) for several, each part's channels in
 the alphabetical order EXR requires (``A, B, G, R`` for colour). The recorded file sizes
 (``gbuffer/color``: 66 891 bytes for 64x64) follow from that layout, which is reproduced here
-byte for byte in structure; the pixel values are whatever the caller provides.
+byte for byte in structure; the pixel values are whatever the caller provides (the fake's
+renderer gives the drawn frame's buffers).
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-__all__ = ["GBUFFER_CHANNELS", "ExrError", "encode_gbuffers"]
+import numpy as np
+
+__all__ = ["GBUFFER_CHANNELS", "ExrError", "check_channels", "encode_gbuffers"]
 
 # Channels of each g-buffer part, in the order their values are given (interleaved per pixel).
 GBUFFER_CHANNELS: dict[str, tuple[str, ...]] = {
@@ -58,42 +62,44 @@ def _header(width: int, height: int, channels: Sequence[str], name: str | None) 
     return b"".join(parts) + b"\0"
 
 
-def _scanlines(
-    width: int, height: int, channels: Sequence[str], pixels: Sequence[float] | None
-) -> list[bytes]:
+def _scanlines(width: int, height: int, channels: Sequence[str], pixels: Any) -> list[bytes]:
     """One uncompressed scanline block per row: each channel's row, channels sorted."""
     order = sorted(range(len(channels)), key=lambda i: channels[i])
     count = len(channels)
-    if pixels is None or len(pixels) == count:
+    if pixels is None or np.size(pixels) == count:
         # A uniform image: one value per channel, the same row everywhere.
-        values = pixels or [0.0] * count
+        values = [0.0] * count if pixels is None else [float(v) for v in pixels]
         row = b"".join(struct.pack("<f", values[c]) * width for c in order)
         return [row] * height
-    rows = []
-    for y in range(height):
-        base = y * width * count
-        line = pixels[base : base + width * count]
-        rows.append(b"".join(struct.pack(f"<{width}f", *line[c::count]) for c in order))
-    return rows
+    # Row by row from the top, channels interleaved: planar rows in the sorted channel order.
+    grid = np.asarray(pixels, dtype="<f4").reshape(height, width, count)
+    planar = np.ascontiguousarray(grid[:, :, order].transpose(0, 2, 1))
+    return [planar[y].tobytes() for y in range(height)]
+
+
+def check_channels(channels: Sequence[str]) -> None:
+    """Raise :class:`ExrError` with the real encoder's message for a channel list it refuses."""
+    if not channels:
+        raise ExrError("Invalid argument for SaveEXRNPartImageToMemory")
+    if len(set(channels)) != len(channels):
+        raise ExrError("'name' attributes must be unique for a multi-part file")
 
 
 def encode_gbuffers(
     width: int,
     height: int,
     channels: Sequence[str],
-    pixels: Mapping[str, Sequence[float]] | None = None,
+    pixels: Mapping[str, Any] | None = None,
 ) -> bytes:
     """Encode the requested g-buffer ``channels`` (color, depth, albedo, normal) as EXR bytes.
 
     ``pixels`` maps a channel to its values, row by row from the top, interleaved in the order
-    of :data:`GBUFFER_CHANNELS`, or to a single pixel's values for a uniform image; missing
-    channels are zeros. Raises :class:`ExrError` with the
-    real encoder's message for an empty or duplicated channel list.
+    of :data:`GBUFFER_CHANNELS` (a sequence of floats or an array of shape ``(height, width,
+    channels)``), or to a single pixel's values for a uniform image; missing channels are zeros.
+    Raises :class:`ExrError` with the real encoder's message for an empty or duplicated channel
+    list.
     """
-    if not channels:
-        raise ExrError("Invalid argument for SaveEXRNPartImageToMemory")
-    if len(set(channels)) != len(channels):
-        raise ExrError("'name' attributes must be unique for a multi-part file")
+    check_channels(channels)
     pixels = pixels or {}
     multipart = len(channels) > 1
     version = struct.pack("<I", 2 | (0x1000 if multipart else 0))

@@ -50,11 +50,18 @@ over the documentation; case names in brackets):
 
 Known differences with the real server (deliberate or not yet modelled):
 
-- frames under 64x64 (snapshot, export-gbuffers, render-image after a small viewport) get a
-  -32602 error; the real server aborts [snapshot/size-below-64/*, gbuffer/small-resolution,
-  image/render-image-viewport];
-- images are uniform images of the renderer's background colour (sRGB-encoded; real PNG and JPEG
-  files, EXR g-buffers of the right layout), and inspect hits geometry analytically;
+- frames under 64x64 (snapshot, export-gbuffers, render-image after a small viewport), and a
+  snapshot whose ``image_settings`` has no ``size`` (read as 0x0 there), get a -32602 error; the
+  real server aborts [snapshot/size-below-64/*, gbuffer/small-resolution,
+  image/render-image-viewport]; so do frames over 16384 pixels a side or 64 megapixels, a bound
+  of the fake's own (such frames can exhaust a real server's memory);
+- images are drawn by a simple ray caster (``_render.py``: geometry, camera, colours, Lambert
+  shading, shadows of directional lights, clipping; no transparency, reflections or volumes),
+  sRGB-encoded PNG and JPEG files and EXR g-buffers of the real layout; inspect hits geometry
+  analytically;
+- frames are drawn and encoded in a worker thread (inline under Trio's MockClock), while the
+  main task waits, as the real server's main loop does;
+- with ``file_root``, files (``file_path``) are written only inside that directory;
 - only the core loaders run (meshes: OBJ, PLY, STL, OFF; raw and MHD volumes); other loaders fail
   with -32603; parse errors of malformed files keep the real format but not always its text;
 - how long a cancelled render keeps the server busy varies widely on the real server; the fake
@@ -66,19 +73,21 @@ Known differences with the real server (deliberate or not yet modelled):
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 import struct
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 import trio.testing
 
+from .._messages import RequestId as ClientRequestId
 from .._validation import validate
 from ._errors import (
     INTERNAL_ERROR,
@@ -125,7 +134,6 @@ REQUEST_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-ASYNC_METHODS = frozenset({"add-model", "upload-model", "snapshot", "export-gbuffers"})
 # Poco's HTTPServerParams default timeout, which bounds the HTTP phase (the handshake) only.
 HTTP_TIMEOUT = 60.0
 # Poco's client handle printed by "No requests found with ID <n>." (a format bug: not the id).
@@ -182,7 +190,9 @@ def encode_seconds(width: int, height: int, image_format: str) -> float:
 
 INT64_MAX = 2**63 - 1
 
-RequestId = int | str | None
+# The fake also takes the null id a real server accepts in a request (and echoes it).
+RequestId = ClientRequestId | None
+_T = TypeVar("_T")
 
 
 def _same_id(a: RequestId, b: RequestId) -> bool:
@@ -263,6 +273,11 @@ class FakeBrayns:
     Construct it, then run :meth:`run` in a nursery (or use :func:`open_fake_server`), and
     connect through :meth:`open_memory_stream`, :meth:`serve_tcp` or :meth:`handle_connection`.
 
+    Snapshots, render-image and export-gbuffers draw the scene (``_render.py``). With
+    ``file_root``, files that snapshot and export-gbuffers write (``file_path``) must be inside
+    that directory (relative paths are taken from it); without, they go where the path says,
+    as with braynsService.
+
     Inspection: :attr:`client_count` (live WebSocket clients), :attr:`executed_methods` (methods
     whose handler ran, in execution order), :attr:`state` (the global engine state).
     Fault knobs: :meth:`freeze` / :meth:`thaw`, :meth:`drop_connections`.
@@ -281,6 +296,7 @@ class FakeBrayns:
         png_compression: int = 6,
         version: tuple[int, int, int, str] = (3, 10, 1, "747afcdfc"),
         window_size: tuple[int, int] = (800, 600),
+        file_root: str | os.PathLike[str] | None = None,
     ) -> None:
         """Configure the server; nothing runs before :meth:`run`.
 
@@ -308,6 +324,9 @@ class FakeBrayns:
         self.snapshot_duration = snapshot_duration
         self.render_image_duration = render_image_duration
         self.time_scale = time_scale
+        # None: file_path is used as given (braynsService semantics); else the only directory
+        # snapshots and g-buffers may be written to (relative paths are taken from there).
+        self.file_root = None if file_root is None else Path(file_root).resolve()
         self._log_frames = log_level in ("trace", "debug")
         entrypoints = load_entrypoints(plugins)
         self.state = BraynsState(
@@ -735,11 +754,31 @@ class FakeBrayns:
         if method == "upload-model":
             await self._upload_model(task)
             return
-        if method == "render-image" and self.state.render_image_renders(task.params):
+        renders = method == "render-image" and self.state.render_image_renders(task.params)
+        if renders:
             # Synchronous: the whole server sleeps, nothing is dispatched meanwhile.
             await self._sleep(self._render_image_seconds(task.params))
-        result, binary = self.state.handle(method, task.params, task.binary)
+        if renders or (method == "render-image" and (task.params or {}).get("force")):
+            # Drawing may take a while: in a worker thread, while the main task (the only one
+            # that touches the state) waits, as the real server's main loop does. A call that
+            # draws nothing (no new frame, no force) stays on the loop.
+            result, binary = await self._off_loop(
+                partial(self.state.handle, method, task.params, task.binary)
+            )
+        else:
+            result, binary = self.state.handle(method, task.params, task.binary)
         await self._reply(task, result, binary)
+
+    async def _off_loop(self, function: Callable[[], _T]) -> _T:
+        """Draw and encode a frame in a worker thread: the connections' receive tasks keep
+        reading meanwhile (their requests wait for the main task, as in the real server).
+
+        Under Trio's MockClock the work runs inline instead: a thread would let the virtual
+        clock jump while it works, and tests of timing need virtual time to stand still here.
+        """
+        if isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock):
+            return function()
+        return await trio.to_thread.run_sync(function)
 
     def _render_image_seconds(self, params: Any) -> float:
         if self.render_image_duration is not None:
@@ -818,6 +857,14 @@ class FakeBrayns:
 
     async def _snapshot(self, task: _Task) -> None:
         params = task.params
+        if "image_settings" in params and "size" not in (params["image_settings"] or {}):
+            # The real server reads the missing size as 0x0 and aborts.
+            raise JsonRpcError(
+                INVALID_PARAMS,
+                "image_settings without size means a 0x0 image, below the minimum 64x64 (a real "
+                "braynsService 3.10.1 crashes on it; the fake server refuses it): send a size "
+                "or leave image_settings out",
+            )
         settings = params.get("image_settings") or {}
         size = settings.get("size") or self.state.viewport
         file_path = params.get("file_path") or ""
@@ -834,7 +881,9 @@ class FakeBrayns:
         samples = int(renderer.get("samples_per_pixel", 1))
         work = self._work(size, samples, renderer["name"], 1.0)
         await self._render(task, "Rendering snapshot ...", work, renderer["name"], size)
-        data = self.state.encode_image(size[0], size[1], image_format, quality, frame)
+        self.state.check_image_format(image_format)
+        scene = self.state.frame_scene(size[0], size[1], frame)
+        data = await self._off_loop(partial(self.state.encode_scene, scene, image_format, quality))
         if self.snapshot_duration is None:
             await self._sleep(encode_seconds(size[0], size[1], image_format) * self.time_scale)
         if file_path:
@@ -854,18 +903,27 @@ class FakeBrayns:
         samples = int(renderer.get("samples_per_pixel", 1))
         work = self._work(size, samples, renderer["name"], GBUFFER_FACTOR)
         await self._render(task, "Exporting g-buffers ...", work, renderer["name"], size)
-        data = self.state.gbuffers(size[0], size[1], list(params["channels"]), frame)
+        scene = self.state.frame_scene(size[0], size[1], frame)
+        channels = list(params["channels"])
+        data = await self._off_loop(partial(self.state.encode_scene_gbuffers, scene, channels))
         if file_path:
             self._save(file_path, data)
             await self._reply(task, None)
             return
         await self._reply(task, None, data)
 
-    @staticmethod
-    def _save(path: str, data: bytes) -> None:
+    def _save(self, path: str, data: bytes) -> None:
         # Blocking on purpose: the real server writes the file from its only thread.
+        target = Path(path)
+        if self.file_root is not None:
+            target = (self.file_root / target).resolve()
+            if not target.is_relative_to(self.file_root):
+                raise JsonRpcError(
+                    INTERNAL_ERROR,
+                    f"Cannot write file '{path}': this server only writes inside {self.file_root}",
+                )
         try:
-            Path(path).write_bytes(data)
+            target.write_bytes(data)
         except OSError:
             raise JsonRpcError(INTERNAL_ERROR, f"Cannot write file '{path}'") from None
 

@@ -12,7 +12,8 @@ Data model (what a renderer reads; every attribute is plain Python data):
   "clip-capsules", "clip-planes", "clip-bounded-planes", "clip-plane"), ``primitives`` (the
   geometry objects as sent, e.g. ``{"center": [x, y, z], "radius": r}``; for a mesh one
   ``{"vertices": [[x, y, z], ...], "triangles": [[i, j, k], ...]}``; for a light one object with
-  every field, defaults filled in; for clipping the primitives as sent), ``colors`` (one RGBA
+  every field, defaults filled in; for clipping the primitives as sent, and
+  ``invert_normals``), ``colors`` (one RGBA
   per primitive for geometries, per triangle for meshes, set by ``color-model``),
   ``material`` (``(type, values)`` or None), ``transform`` (translation, rotation quaternion
   XYZW, scale; world = rotate(scale * local) + translation), ``is_visible`` and
@@ -27,7 +28,11 @@ Data model (what a renderer reads; every attribute is plain Python data):
   ``background_color`` RGBA linear and ``samples_per_pixel``).
 - application: :attr:`viewport` ([width, height]); framebuffer: :attr:`framebuffer`.
 - :meth:`BraynsState.frame_settings` resolves all of the camera and renderer state, with a
-  snapshot's overrides, into the one plain object an image encoder receives.
+  snapshot's overrides, into the one plain object a frame is drawn from;
+  :meth:`BraynsState.frame_scene` turns the models and those settings into the plain
+  :class:`~._render.Scene` the ray caster draws (``_render.scene_from_state``), which
+  :meth:`BraynsState.encode_scene` and :meth:`BraynsState.encode_scene_gbuffers` draw and
+  encode, in any thread.
 
 Values and errors follow a real braynsService 3.10.1 as recorded in the conformance corpus
 (``tests/conformance/corpus.jsonl``), which wins over the documentation. Rules where the two
@@ -96,11 +101,12 @@ from functools import partial
 from importlib import resources
 from typing import Any
 
+from .._methods import load_entrypoints as entrypoint_rows
 from .._validation import validate
 from ._errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, JsonRpcError
-from ._exr import ExrError, encode_gbuffers
-from ._images import encode_jpeg, encode_png
+from ._exr import ExrError
 from ._loaders import Mesh, Volume
+from ._render import Scene, encode_frame, encode_gbuffers, scene_from_state
 from ._titles import LOADER_TITLES, SCHEMA_TITLES
 
 __all__ = [
@@ -251,6 +257,11 @@ MATERIAL_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 DEFAULT_COLOR_RAMP: dict[str, Any] = {"colors": [[0, 0, 0, 0], [1, 1, 1, 1]], "range": [0, 255]}
 IMAGE_FORMATS = ("png", "jpg")
+MIN_FRAME_SIDE = 64
+# The largest frame the fake draws: 16384 pixels a side and 64 megapixels (a 256 MiB RGBA
+# framebuffer, gigabytes of float buffers on a real server, which aborts when it runs out).
+MAX_FRAME_SIDE = 16384
+MAX_FRAME_PIXELS = 8192 * 8192
 
 Vec3 = list[float]
 Bounds = tuple[Vec3, Vec3]
@@ -287,7 +298,7 @@ def load_entrypoints(plugins: Sequence[str]) -> dict[str, Entrypoint]:
             row["params"],
             row["result"],
         )
-        for row in _data("entrypoints.json")
+        for row in entrypoint_rows()
         if row["plugin"] in enabled
     }
     ordered = {method: rows.pop(method) for method in CORE_REGISTRY if method in rows}
@@ -401,6 +412,7 @@ class Model:
     color_methods: tuple[str, ...] = ()
     color_ramp: dict[str, Any] | None = None
     volume: Volume | None = None
+    invert_normals: bool = False  # clipping: keep what is inside instead
 
     def bounds(self) -> Bounds:
         """World bounds (the transformed local bounds)."""
@@ -478,13 +490,6 @@ def _renderer_defaults() -> dict[str, dict[str, Any]]:
             "samples_per_pixel": 5,
         },
     }
-
-
-def _srgb(value: float) -> int:
-    """Linear [0, 1] to an 8-bit sRGB level, as the renderer's framebuffer stores colours."""
-    value = min(max(value, 0.0), 1.0)
-    encoded = 12.92 * value if value <= 0.0031308 else 1.055 * value ** (1 / 2.4) - 0.055
-    return round(encoded * 255)
 
 
 def _sub(a: Sequence[float], b: Sequence[float]) -> Vec3:
@@ -745,11 +750,34 @@ class BraynsState:
         return self.frame_settings()
 
     # ---- images -------------------------------------------------------------------------
-    def background(self, renderer: dict[str, Any] | None = None) -> tuple[int, int, int, int]:
-        """A renderer's background colour as 8-bit sRGB and alpha (the current one by default)."""
-        values = renderer or self.renderers[self.renderer_type]
-        r, g, b, a = values.get("background_color", [0, 0, 0, 1])
-        return _srgb(r), _srgb(g), _srgb(b), max(0, min(255, round(a * 255)))
+    def check_image_format(self, image_format: str) -> None:
+        """Refuse an image format as the real encoder does (-32603); png and jpg, any case."""
+        if image_format.lower() not in IMAGE_FORMATS:
+            raise JsonRpcError(INTERNAL_ERROR, f"Format not supported: '{image_format}'")
+
+    def frame_scene(self, width: int, height: int, frame: dict[str, Any] | None = None) -> Scene:
+        """What a frame of ``width`` x ``height`` shows, as a plain :class:`~._render.Scene`.
+
+        ``frame`` is :meth:`frame_settings` (default: the current settings). The scene is a
+        copy: it can be drawn in another thread while the state changes.
+        """
+        return scene_from_state(self, width, height, frame or self.current_frame())
+
+    def encode_scene(self, scene: Scene, image_format: str, quality: int) -> bytes:
+        """Draw ``scene`` and encode it (thread-safe: reads only ``scene`` and the settings).
+
+        Unknown formats are the real encoder's -32603.
+        """
+        self.check_image_format(image_format)
+        return encode_frame(scene, image_format, quality, self.png_compression)
+
+    @staticmethod
+    def encode_scene_gbuffers(scene: Scene, channels: list[str]) -> bytes:
+        """Draw ``scene`` and return the EXR bytes of its g-buffers (thread-safe)."""
+        try:
+            return encode_gbuffers(scene, channels)
+        except ExrError as error:
+            raise JsonRpcError(INTERNAL_ERROR, f"Error encoding EXR image: {error}") from None
 
     def encode_image(
         self,
@@ -759,30 +787,20 @@ class BraynsState:
         quality: int,
         frame: dict[str, Any] | None = None,
     ) -> bytes:
-        """Encode the image of ``frame`` (see :meth:`frame_settings`; default: the current one).
+        """Draw and encode the image of ``frame`` (see :meth:`frame_settings`; default: the
+        current settings).
 
         Unknown formats are the real encoder's -32603.
         """
-        fmt = image_format.lower()
-        frame = frame or self.current_frame()
-        background = self.background(frame["renderer"])
-        if fmt == "png":
-            return encode_png(width, height, background, self.png_compression)
-        if fmt == "jpg":
-            return encode_jpeg(width, height, background[:3], quality)
-        raise JsonRpcError(INTERNAL_ERROR, f"Format not supported: '{image_format}'")
+        self.check_image_format(image_format)
+        scene = self.frame_scene(width, height, frame)
+        return self.encode_scene(scene, image_format, quality)
 
     def gbuffers(
         self, width: int, height: int, channels: list[str], frame: dict[str, Any] | None = None
     ) -> bytes:
         """Return the EXR bytes of an export-gbuffers of ``frame`` (see :meth:`frame_settings`)."""
-        frame = frame or self.current_frame()
-        r, g, b, a = frame["renderer"]["background_color"]
-        pixels = {"color": [r, g, b, a]}
-        try:
-            return encode_gbuffers(width, height, channels, pixels)
-        except ExrError as error:
-            raise JsonRpcError(INTERNAL_ERROR, f"Error encoding EXR image: {error}") from None
+        return self.encode_scene_gbuffers(self.frame_scene(width, height, frame), channels)
 
     # ---- synchronous handlers -----------------------------------------------------------
     def handle(self, method: str, params: Any, binary: bytes) -> HandlerResult:
@@ -1175,7 +1193,11 @@ class BraynsState:
             if not primitives:
                 raise JsonRpcError(INTERNAL_ERROR, "OSPData: shared buffer is NULL")
             model = self.add_model(
-                "clip_geometry", f"clip-{kind}", EMPTY_BOUNDS, primitives=copy.deepcopy(primitives)
+                "clip_geometry",
+                f"clip-{kind}",
+                EMPTY_BOUNDS,
+                primitives=copy.deepcopy(primitives),
+                invert_normals=bool(params.get("invert_normals")),
             )
             return model.to_json()
 
@@ -1294,7 +1316,7 @@ class BraynsState:
             raise JsonRpcError(INTERNAL_ERROR, f"Format not supported: '{image_format}'")
         new_frame = self.render_image_renders(params)
         if new_frame:
-            self.check_frame_size(self.viewport)
+            self.check_frame_size(self.viewport, "Viewport")
             if self._accumulated_version != self.version:
                 self._accumulated_version = self.version
                 self.accumulation = 0
@@ -1330,13 +1352,27 @@ class BraynsState:
         )
 
     @staticmethod
-    def check_frame_size(size: Sequence[int]) -> None:
-        """Refuse a frame under 64x64 (the real server aborts on it)."""
-        if size[0] < 64 or size[1] < 64:
+    def check_frame_size(size: Sequence[int], what: str = "Frame size") -> None:
+        """Refuse a frame a real braynsService would abort on (-32602).
+
+        Under 64x64 the real server aborts; over :data:`MAX_FRAME_SIDE` pixels a side or
+        :data:`MAX_FRAME_PIXELS` pixels is the fake's own bound (such a frame can exhaust a
+        real server's memory, and the fake's).
+        """
+        width, height = size[0], size[1]
+        if width < MIN_FRAME_SIDE or height < MIN_FRAME_SIDE:
             raise JsonRpcError(
                 INVALID_PARAMS,
-                f"Frame size {size[0]}x{size[1]} is below the minimum 64x64 (a real "
-                "braynsService 3.10.1 aborts on it; the fake server refuses it)",
+                f"{what} {width}x{height} is below the minimum 64x64 (a real "
+                "braynsService 3.10.1 crashes on it; the fake server refuses it)",
+            )
+        if max(width, height) > MAX_FRAME_SIDE or width * height > MAX_FRAME_PIXELS:
+            raise JsonRpcError(
+                INVALID_PARAMS,
+                f"{what} {width}x{height} is above the fake server's maximum of "
+                f"{MAX_FRAME_SIDE} pixels a side and {MAX_FRAME_PIXELS} pixels (a frame this "
+                "large can exhaust a real braynsService's memory and crash it; the fake server "
+                "refuses it)",
             )
 
 

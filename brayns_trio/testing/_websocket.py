@@ -15,12 +15,18 @@ from dataclasses import dataclass
 import trio
 from wsproto import ConnectionType
 from wsproto.events import AcceptConnection, Request
-from wsproto.frame_protocol import FrameDecoder, Opcode, ParseFailed
+from wsproto.frame_protocol import FrameDecoder, ParseFailed
 from wsproto.handshake import H11Handshake
 from wsproto.utilities import RemoteProtocolError
 
+from .._opcodes import OP_BINARY as OPCODE_BINARY
+from .._opcodes import OP_CLOSE, OP_PING, OP_PONG
+from .._opcodes import OP_TEXT as OPCODE_TEXT
+
 __all__ = [
     "MAX_FRAME",
+    "OPCODE_BINARY",
+    "OPCODE_TEXT",
     "ClientGone",
     "FrameReader",
     "HttpHead",
@@ -37,8 +43,6 @@ MAX_FRAME = 2**31 - 1
 # Poco's request-head limits are per field; one bound on the whole head keeps a hostile client
 # from growing memory without limit before the upgrade.
 MAX_HEAD = 64 * 1024
-OPCODE_TEXT = 0x1
-OPCODE_BINARY = 0x2
 
 
 class ClientGone(Exception):
@@ -166,7 +170,7 @@ class FrameReader:
             if self._opcode is None:
                 self._opcode = int(frame.opcode)
                 self._fin = frame.message_finished
-                if frame.opcode in (Opcode.CLOSE, Opcode.PING, Opcode.PONG):
+                if frame.opcode in (OP_CLOSE, OP_PING, OP_PONG):
                     raise ClientGone(f"{frame.opcode.name.lower()} frame received")
             payload = frame.payload
             # Data frames carry bytes; only a close frame's payload is decoded (never kept here).
