@@ -1,18 +1,10 @@
 """The :class:`Instance` façade and :func:`open_instance`: the public handle on a connection.
 
-Architecture (one concern per module; each imports only those listed above it):
-
-- :mod:`._protocol`: the sans-IO JSON-RPC session (ids, pending calls, outbox, resends). No I/O.
-- :mod:`._supervisor`: the reconnect loop, the give-up rules, :class:`State` and the state-change
-  subscribers. It runs one link after another and knows nothing of calls or sockets.
-- :mod:`._calls` (uses the supervisor's state): admission, backpressure, parking a caller
-  until its call has an outcome, and :class:`Task`, the handle of a followed call.
-- :mod:`._link` (uses calls and the supervisor): one connection, from attempt to loss, with its
-  reader, writer, liveness probe and TCP acknowledgement watch.
-- :mod:`._instance` (this module, uses all of them): :class:`Instance` wires them together and
-  delegates (the error tree of what it raises is in :mod:`._errors`); :func:`open_instance`
-  starts the supervisor with ``nursery.start``, so the block is entered once the first connection
-  is ready, and the first connection's failure is raised from there.
+:class:`Instance` wires together the supervisor (:mod:`._supervisor`), the calls
+(:mod:`._calls`) and one link per connection (:mod:`._link`), and delegates to them; the
+modules and their concerns are described in the design page of the documentation.
+:func:`open_instance` starts the supervisor with ``nursery.start``: the block is entered once
+the first connection is ready, and the first connection's failure is raised from there.
 """
 
 from __future__ import annotations
