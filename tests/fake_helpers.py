@@ -1,10 +1,9 @@
 """Helpers of the fake server tests.
 
-Instance-level set-ups come from the test kit (``brayns_trio.testing``, whose pytest plugin
-provides the ``brayns_*`` fixtures) and are re-exported here: :func:`open_fake_instance` (a
-server and a connected instance), :class:`FakeConnector` (fault knobs), :func:`open_fake_tcp_server`.
+Servers and instances come from the pytest plugin of ``brayns_trio.testing`` (the
+``brayns_*`` fixtures and the ``brayns_fake`` and ``brayns_settings`` markers).
 
-What the kit does not offer is here: a raw WebSocket client whose frames are built by hand. It
+What the plugin does not offer is here: a raw WebSocket client whose frames are built by hand. It
 never answers or sends anything on its own, so tests control every byte (pings, fragments,
 continuation frames, binary packets), and it records how the server ended the connection.
 """
@@ -21,13 +20,6 @@ from typing import Any
 import trio
 from wsproto.frame_protocol import FrameDecoder, Opcode
 
-from brayns_trio.testing import (
-    FakeConnector,
-    FakeTcpServer,
-    open_fake_instance,
-    open_fake_tcp_server,
-)
-
 __all__ = [
     "OP_BINARY",
     "OP_CLOSE",
@@ -35,16 +27,12 @@ __all__ = [
     "OP_PING",
     "OP_PONG",
     "OP_TEXT",
-    "FakeConnector",
-    "FakeTcpServer",
     "Message",
     "RawClient",
     "ServerClosed",
     "binary_packet",
     "frame",
     "http_get",
-    "open_fake_instance",
-    "open_fake_tcp_server",
 ]
 
 OP_CONT = 0x0

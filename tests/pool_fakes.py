@@ -47,6 +47,15 @@ class Restartable:
         return await self.server.open_memory_stream()
 
 
+async def start_fakes(nursery: trio.Nursery, count: int, **options: Any) -> dict[str, Restartable]:
+    """``count`` started fakes by address (``node0:5000``, ``node1:5000``, ...): a pool's URIs,
+    each connected through ``fakes[uri].connect``."""
+    fakes = {f"node{i}:5000": Restartable(nursery, **options) for i in range(count)}
+    for fake in fakes.values():
+        await fake.start()
+    return fakes
+
+
 class TcpRestartable:
     """A fake server on a fixed local TCP port that can be killed and restarted empty."""
 

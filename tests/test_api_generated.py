@@ -9,7 +9,7 @@ import inspect
 import struct
 import sys
 import typing
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,14 +22,13 @@ import trio.testing
 import brayns_trio
 from brayns_trio import Instance, JsonRpcError, Settings, TaskCancelledError, api
 from brayns_trio._methods import load_entrypoints
-from brayns_trio.testing import FakeBrayns, open_fake_server
+from brayns_trio.testing import FakeBrayns, FakeConnector
 
 from .fake_helpers import RawClient
 from .wire import SentMessages
 
 GENERATOR_PATH = Path(__file__).resolve().parent.parent / "scripts" / "generate_api.py"
 PLUGINS = ("braynsAtlasExplorer", "braynsCircuitExplorer", "braynsCylindricCamera")
-SETTINGS = Settings(probe_timeout=None)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EXR_MAGIC = b"\x76\x2f\x31\x01"
 FLT_MAX = 3.4028235e38  # as Brayns prints the float's maximum
@@ -504,18 +503,19 @@ def test_frame_sizes_the_server_renders_are_accepted() -> None:
 
 
 async def test_typed_snapshots_send_a_size_or_no_image_settings(
+    brayns_connector: FakeConnector,
+    brayns_settings: Settings,
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async with open_fake_server() as server:
-        tap = SentMessages(server.open_memory_stream)
-        async with brayns_trio.open_instance(
-            "fake:5000", connector=tap.connector, settings=SETTINGS
-        ) as instance:
-            await api.snapshot(instance)
-            await api.snapshot(instance, api.SnapshotParams())
-            settings = api.ImageSettings(size=[96, 64], format="jpg")
-            await api.snapshot(instance, api.SnapshotParams(image_settings=settings))
-            await api.export_gbuffers(instance, api.GBuffersParams(channels=["color"]))
+    tap = SentMessages(brayns_connector)
+    async with brayns_trio.open_instance(
+        "fake:5000", connector=tap.connector, settings=brayns_settings
+    ) as instance:
+        await api.snapshot(instance)
+        await api.snapshot(instance, api.SnapshotParams())
+        settings = api.ImageSettings(size=[96, 64], format="jpg")
+        await api.snapshot(instance, api.SnapshotParams(image_settings=settings))
+        await api.export_gbuffers(instance, api.GBuffersParams(channels=["color"]))
     assert tap.params_of("snapshot") == [
         {},
         {},
@@ -929,19 +929,18 @@ def test_every_entrypoint_has_a_scenario() -> None:
     assert set(SCENARIOS) == set(api.ENTRYPOINTS)
 
 
+# Renders take 3 s of virtual time (progress every second): long enough to cancel one.
+@pytest.mark.brayns_fake(plugins=PLUGINS, snapshot_duration=3.0)
 @pytest.mark.parametrize("method", sorted(SCENARIOS))
 async def test_entrypoint_against_fake_server(
-    method: str, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    method: str,
+    brayns_instance: Instance,
+    brayns_fake_server: FakeBrayns,
+    tmp_path: Path,
+    autojump_clock: trio.testing.MockClock,
 ) -> None:
-    # Renders take 3 s of virtual time (progress every second): long enough to cancel one.
-    async with (
-        open_fake_server(plugins=PLUGINS, snapshot_duration=3.0) as server,
-        brayns_trio.open_instance(
-            "fake:5000", connector=server.open_memory_stream, settings=SETTINGS
-        ) as instance,
-    ):
-        await SCENARIOS[method](Context(instance, server, tmp_path))
-        assert method in server.executed_methods
+    await SCENARIOS[method](Context(brayns_instance, brayns_fake_server, tmp_path))
+    assert method in brayns_fake_server.executed_methods
 
 
 # -- (d) client-side validation ------------------------------------------------------------------
@@ -967,24 +966,13 @@ BAD_PARAMS: list[tuple[str, Any]] = [
 ]
 
 
-@pytest.fixture
-async def fake_instance() -> AsyncIterator[tuple[FakeBrayns, Instance]]:
-    async with (
-        open_fake_server(plugins=PLUGINS) as server,
-        brayns_trio.open_instance(
-            "fake:5000", connector=server.open_memory_stream, settings=SETTINGS
-        ) as instance,
-    ):
-        yield server, instance
-
-
+@pytest.mark.brayns_fake(plugins=PLUGINS)
 @pytest.mark.parametrize(("method", "params"), BAD_PARAMS)
 async def test_validate_params_raises_what_the_server_answers(
-    method: str, params: Any, fake_instance: tuple[FakeBrayns, Instance]
+    method: str, params: Any, brayns_instance: Instance
 ) -> None:
-    _, instance = fake_instance
     with pytest.raises(JsonRpcError) as sent:
-        await instance.request(method, api.to_json(params))
+        await brayns_instance.request(method, api.to_json(params))
     with pytest.raises(JsonRpcError) as checked:
         api.validate_params(method, params)
     assert sent.value.code == INVALID_PARAMS
@@ -1009,11 +997,10 @@ async def test_validate_params_on_no_params_methods(server_client: RawClient) ->
 
 
 @pytest.fixture
-async def server_client() -> AsyncIterator[RawClient]:
-    async with open_fake_server() as server:
-        client = RawClient(await server.open_memory_stream())
-        await client.handshake()
-        yield client
+async def server_client(brayns_fake_server: FakeBrayns) -> RawClient:
+    client = RawClient(await brayns_fake_server.open_memory_stream())
+    await client.handshake()
+    return client
 
 
 def test_validate_params_accepts_good_params() -> None:
@@ -1033,50 +1020,53 @@ def test_validate_params_accepts_good_params() -> None:
         api.validate_params("get-model", {"id": object()})
 
 
+@pytest.mark.brayns_fake(plugins=PLUGINS)
+@pytest.mark.brayns_settings(validate_params=True)
 async def test_settings_validate_params_checks_before_sending(
-    fake_instance: tuple[FakeBrayns, Instance],
+    brayns_instance: Instance, brayns_fake_server: FakeBrayns
 ) -> None:
-    server, _ = fake_instance
-    settings = attrs.evolve(SETTINGS, validate_params=True)
-    async with brayns_trio.open_instance(
-        "fake:5000", connector=server.open_memory_stream, settings=settings
-    ) as instance:
-        sent = instance.stats.requests_sent
-        with pytest.raises(JsonRpcError) as info:
-            await api.set_camera_view(
-                instance, api.View(position=[1, 2], target=[0, 0, 0], up=[0, 1, 0])
-            )
-        assert info.value.data == ["position: item count below minimum 2 < 3"]
-        with pytest.raises(JsonRpcError) as info:
-            await instance.request("get-model")
-        assert info.value.data == ["missing required property 'id'"]
-        with pytest.raises(JsonRpcError) as info:
-            async with instance.task("snapshot", {"file_path": 3}):
-                pass
-        assert info.value.data == ["file_path: invalid type, expected string got integer"]
-        assert instance.stats.requests_sent == sent  # nothing left the client
-        # Valid requests and methods unknown to the reference go through.
-        assert (await api.get_camera_view(instance)).up == [0, 1, 0]
-        with pytest.raises(JsonRpcError) as info:
-            await instance.request("no-such-method", {"x": 1})
-        assert info.value.code == -32601  # the server's answer
-    assert "set-camera-view" not in server.executed_methods
+    sent = brayns_instance.stats.requests_sent
+    with pytest.raises(JsonRpcError) as info:
+        await api.set_camera_view(
+            brayns_instance, api.View(position=[1, 2], target=[0, 0, 0], up=[0, 1, 0])
+        )
+    assert info.value.data == ["position: item count below minimum 2 < 3"]
+    with pytest.raises(JsonRpcError) as info:
+        await brayns_instance.request("get-model")
+    assert info.value.data == ["missing required property 'id'"]
+    with pytest.raises(JsonRpcError) as info:
+        async with brayns_instance.task("snapshot", {"file_path": 3}):
+            pass
+    assert info.value.data == ["file_path: invalid type, expected string got integer"]
+    assert brayns_instance.stats.requests_sent == sent  # nothing left the client
+    # Valid requests and methods unknown to the reference go through.
+    assert (await api.get_camera_view(brayns_instance)).up == [0, 1, 0]
+    with pytest.raises(JsonRpcError) as info:
+        await brayns_instance.request("no-such-method", {"x": 1})
+    assert info.value.code == -32601  # the server's answer
+    assert "set-camera-view" not in brayns_fake_server.executed_methods
 
 
-@pytest.mark.parametrize("validate", [False, True])
+@pytest.mark.brayns_fake(plugins=PLUGINS)
+@pytest.mark.parametrize(
+    "validate",
+    [
+        pytest.param(value, marks=pytest.mark.brayns_settings(validate_params=value))
+        for value in (False, True)
+    ],
+)
 async def test_params_for_a_method_without_params_raise_alike_validated_or_not(
-    fake_instance: tuple[FakeBrayns, Instance], validate: bool
+    brayns_instance: Instance,
+    brayns_fake_server: FakeBrayns,
+    brayns_settings: Settings,
+    validate: bool,
 ) -> None:
-    server, _ = fake_instance
-    settings = attrs.evolve(SETTINGS, validate_params=validate)
-    async with brayns_trio.open_instance(
-        "fake:5000", connector=server.open_memory_stream, settings=settings
-    ) as instance:
-        sent = instance.stats.requests_sent
-        with pytest.raises(ValueError, match=r"^method 'get-version' takes no params, got"):
-            await instance.request("get-version", {"x": 1})
-        with pytest.raises(ValueError, match=r"^method 'get-version' takes no params, got"):
-            brayns_trio.api.validate_params("get-version", [1])
-        assert instance.stats.requests_sent == sent
-        assert (await instance.request("get-version", {}))["major"] == 3
-    assert server.executed_methods.count("get-version") == 1
+    assert brayns_settings.validate_params is validate
+    sent = brayns_instance.stats.requests_sent
+    with pytest.raises(ValueError, match=r"^method 'get-version' takes no params, got"):
+        await brayns_instance.request("get-version", {"x": 1})
+    with pytest.raises(ValueError, match=r"^method 'get-version' takes no params, got"):
+        brayns_trio.api.validate_params("get-version", [1])
+    assert brayns_instance.stats.requests_sent == sent
+    assert (await brayns_instance.request("get-version", {}))["major"] == 3
+    assert brayns_fake_server.executed_methods.count("get-version") == 1

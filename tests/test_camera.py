@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import brayns_trio
-from brayns_trio import Instance, Settings, api
+from brayns_trio import Instance, api
 from brayns_trio.camera import (
     Camera,
     CameraController,
@@ -29,22 +27,8 @@ from brayns_trio.camera import (
 )
 from brayns_trio.geometry import Axis, Bounds, CameraRotation, Rotation, Vector3
 from brayns_trio.images import Resolution
-from brayns_trio.testing import open_fake_server
 
 BOX = Bounds((-1, -2, -3), (1, 2, 3))
-
-
-@pytest.fixture
-async def instance() -> AsyncIterator[Instance]:
-    async with (
-        open_fake_server() as server,
-        brayns_trio.open_instance(
-            "fake:5000",
-            connector=server.open_memory_stream,
-            settings=Settings(probe_timeout=None),
-        ) as instance,
-    ):
-        yield instance
 
 
 def corners_in_frustum(camera: Camera, bounds: Bounds, aspect_ratio: float) -> bool:
@@ -176,45 +160,46 @@ def test_view_helpers() -> None:
         view.with_distance(0)
 
 
-async def test_set_camera_and_read_it_back(instance: Instance) -> None:
+async def test_set_camera_and_read_it_back(brayns_instance: Instance) -> None:
     camera = CameraController.for_resolution(BOX, Resolution.HD).orbit(CameraRotation.TOP).camera
-    await set_camera(instance, camera)
-    assert (await get_view(instance)).position.isclose(camera.view.position, abs_tol=1e-4)
-    back = await get_camera(instance)
+    await set_camera(brayns_instance, camera)
+    assert (await get_view(brayns_instance)).position.isclose(camera.view.position, abs_tol=1e-4)
+    back = await get_camera(brayns_instance)
     assert back.projection == api.Perspective(fovy=45, aperture_radius=0, focus_distance=1)
     assert back.near_clip == 1e-6  # the server's default
     assert back.region == Region.FULL
 
     ortho = CameraController(BOX, 1, projection=api.Orthographic(height=1)).camera
     await set_camera(
-        instance, Camera(ortho.view, ortho.projection, near_clip=0.5, region=Region((0, 0), (1, 1)))
+        brayns_instance,
+        Camera(ortho.view, ortho.projection, near_clip=0.5, region=Region((0, 0), (1, 1))),
     )
-    back = await get_camera(instance)
+    back = await get_camera(brayns_instance)
     assert back.projection == api.Orthographic(height=4)
     assert back.near_clip == 0.5
     assert back.region == Region((0, 0), (1, 1))
 
 
-async def test_orbit_turns_around_the_target(instance: Instance) -> None:
-    await set_view(instance, View(position=(0, 0, 10), target=(0, 0, 0)))
-    view = await orbit(instance, Rotation.from_euler(0, 90, 0, degrees=True))
+async def test_orbit_turns_around_the_target(brayns_instance: Instance) -> None:
+    await set_view(brayns_instance, View(position=(0, 0, 10), target=(0, 0, 0)))
+    view = await orbit(brayns_instance, Rotation.from_euler(0, 90, 0, degrees=True))
     assert view.position.isclose((10, 0, 0))
-    assert (await get_view(instance)).position.isclose((10, 0, 0), abs_tol=1e-5)
+    assert (await get_view(brayns_instance)).position.isclose((10, 0, 0), abs_tol=1e-5)
 
 
-async def test_near_clip_and_region(instance: Instance) -> None:
-    await set_near_clip(instance, 2.5)
-    assert await get_near_clip(instance) == 2.5
+async def test_near_clip_and_region(brayns_instance: Instance) -> None:
+    await set_near_clip(brayns_instance, 2.5)
+    assert await get_near_clip(brayns_instance) == 2.5
     with pytest.raises(ValueError, match="negative"):
-        await set_near_clip(instance, -1)
-    assert await get_region(instance) == Region.FULL
-    await set_region(instance, Region((0.25, 0.25), (0.75, 0.75)))
-    assert await get_region(instance) == Region((0.25, 0.25), (0.75, 0.75))
+        await set_near_clip(brayns_instance, -1)
+    assert await get_region(brayns_instance) == Region.FULL
+    await set_region(brayns_instance, Region((0.25, 0.25), (0.75, 0.75)))
+    assert await get_region(brayns_instance) == Region((0.25, 0.25), (0.75, 0.75))
     # The server refuses regions out of [0, 1] or empty (-32603): refused before sending.
     with pytest.raises(ValueError, match="within"):
         Region((-1, -1), (2, 2))
     with pytest.raises(ValueError, match="empty"):
         Region((0.5, 0), (0.5, 1))
     # It accepts a start above the end (Brayns' own default flips Y).
-    await set_region(instance, Region((1, 1), (0, 0)))
-    assert await get_region(instance) == Region((1, 1), (0, 0))
+    await set_region(brayns_instance, Region((1, 1), (0, 0)))
+    assert await get_region(brayns_instance) == Region((1, 1), (0, 0))

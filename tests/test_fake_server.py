@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import trio
 import trio.testing
 
 from brayns_trio._validation import validate
-from brayns_trio.testing import FakeBrayns, main, open_fake_server
+from brayns_trio.testing import FakeBrayns, main
 from brayns_trio.testing._errors import JsonRpcError
 from brayns_trio.testing._exr import ExrError, encode_gbuffers
 from brayns_trio.testing._jsonio import dumps
@@ -46,17 +45,8 @@ def clock() -> trio.testing.MockClock:
     return trio.testing.MockClock(autojump_threshold=0)
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[FakeBrayns]:
-    async with open_fake_server() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def slow_server() -> AsyncIterator[FakeBrayns]:
-    """Snapshots take 3 s, so cancels sent after the first progress meet a later poll."""
-    async with open_fake_server(snapshot_duration=3.0) as fake:
-        yield fake
+# Snapshots take 3 s, so cancels sent after the first progress meet a later poll.
+slow_snapshots = pytest.mark.brayns_fake(snapshot_duration=3.0)
 
 
 async def connect(server: FakeBrayns) -> RawClient:
@@ -84,9 +74,9 @@ def error(code: int, message: str, request_id: Any, data: Any = None) -> dict[st
 
 
 async def test_handshake_negotiates_no_subprotocol_and_no_extension(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = RawClient(await server.open_memory_stream())
+    client = RawClient(await brayns_fake_server.open_memory_stream())
     head = await client.handshake(
         extra="Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
         "Sec-WebSocket-Protocol: chat\r\n"
@@ -95,52 +85,54 @@ async def test_handshake_negotiates_no_subprotocol_and_no_extension(
     lowered = head.lower()
     assert b"sec-websocket-extensions" not in lowered
     assert b"sec-websocket-protocol" not in lowered
-    assert server.client_count == 1
+    assert brayns_fake_server.client_count == 1
     # Frames stay uncompressed and usable: RSV1 would make our decoder fail.
     await client.request("get-version")
     assert (await client.receive_json())["result"]["major"] == 3
 
 
 async def test_any_path_is_a_websocket_upgrade(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = RawClient(await server.open_memory_stream())
+    client = RawClient(await brayns_fake_server.open_memory_stream())
     await client.handshake(path="/some/where?x=1")
     await client.request("get-version", request_id=7)
     assert (await client.receive_json())["id"] == 7
 
 
 async def test_healthz_answers_ok_without_content_type_and_closes(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    response = await http_get(await server.open_memory_stream(), "/healthz")
+    response = await http_get(await brayns_fake_server.open_memory_stream(), "/healthz")
     head, _, body = response.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert b"content-type" not in head.lower()
     assert body == b"Ok"
 
 
-async def test_bad_handshake_gets_400(clock: trio.testing.MockClock, server: FakeBrayns) -> None:
-    response = await http_get(await server.open_memory_stream(), "/")
+async def test_bad_handshake_gets_400(
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
+) -> None:
+    response = await http_get(await brayns_fake_server.open_memory_stream(), "/")
     assert response.startswith(b"HTTP/1.1 400")
 
 
 @pytest.mark.parametrize("opcode", [OP_PING, OP_PONG, OP_CLOSE])
 async def test_control_frames_drop_the_connection_without_close_frame(
-    clock: trio.testing.MockClock, server: FakeBrayns, opcode: int
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns, opcode: int
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     payload = struct.pack("!H", 1000) if opcode == OP_CLOSE else b"hi"
     await client.send_frame(opcode, payload)
     assert await client.expect_closed() is False
-    assert server.client_count == 0
+    assert brayns_fake_server.client_count == 0
 
 
 async def test_first_fragment_is_parsed_alone_and_continuation_is_rejected(
     clock: trio.testing.MockClock,
-    server: FakeBrayns,
+    brayns_fake_server: FakeBrayns,
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.send_frame(
         OP_TEXT, b'{"jsonrpc": "2.0", "id": 1, "method": "get-version"}', fin=False
     )
@@ -150,34 +142,34 @@ async def test_first_fragment_is_parsed_alone_and_continuation_is_rejected(
 
 
 async def test_unmasked_frame_drops_the_connection(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.stream.send_all(frame(OP_TEXT, b"{}", mask=False))
     assert await client.expect_closed() is False
 
 
 async def test_garbage_does_not_crash_the_server(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    hostile = RawClient(await server.open_memory_stream())
+    hostile = RawClient(await brayns_fake_server.open_memory_stream())
     await hostile.stream.send_all(b"\x00\xff garbage\r\n\r\n")
     assert (await http_get(hostile.stream, "/")).startswith(b"HTTP/1.1 400")
-    other = await connect(server)
+    other = await connect(brayns_fake_server)
     await other.stream.send_all(b"\x8f\x80\x00\x00\x00\x00")  # reserved opcode
     assert await other.expect_closed() is False
-    bad_host = RawClient(await server.open_memory_stream())
+    bad_host = RawClient(await brayns_fake_server.open_memory_stream())
     await bad_host.stream.send_all(
         b"GET / HTTP/1.1\r\nHost: \xff\xfe..\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     assert (await http_get(bad_host.stream, "/")).startswith(b"HTTP/1.1 400")
-    deep = await connect(server)
+    deep = await connect(brayns_fake_server)
     await deep.send_text("[" * 100_000 + "]" * 100_000)
     assert (await deep.receive_json())["id"] is None
     await deep.send_text('{"jsonrpc": "2.0", "id": 1, "method": "get-version", "x": 1e999999}')
     assert (await deep.receive_json())["id"] is None
-    healthy = await connect(server)
+    healthy = await connect(brayns_fake_server)
     await healthy.request("get-version")
     assert "result" in await healthy.receive_json()
 
@@ -186,9 +178,9 @@ async def test_garbage_does_not_crash_the_server(
 
 
 async def test_binary_frame_shorter_than_4_bytes(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.send_binary(b"\x01\x00")
     assert await client.receive_json() == error(
         -32700,
@@ -198,9 +190,9 @@ async def test_binary_frame_shorter_than_4_bytes(
 
 
 async def test_binary_frame_json_size_too_big_keeps_the_typo(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.send_binary(struct.pack("<I", 100) + b"{}")
     assert await client.receive_json() == error(
         -32700, "Invalid JSON: 'Invalid binary packet, JSON size too bi: 100'", None
@@ -208,9 +200,9 @@ async def test_binary_frame_json_size_too_big_keeps_the_typo(
 
 
 async def test_binary_request_without_payload_is_an_ordinary_request(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.send_binary(
         binary_packet({"jsonrpc": "2.0", "id": 4, "method": "get-version"}, b"")
     )
@@ -220,9 +212,9 @@ async def test_binary_request_without_payload_is_an_ordinary_request(
 
 
 async def test_upload_model_binary_request(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     obj = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
     params = {"type": "obj", "loader_name": "mesh", "loader_properties": {}}
     await client.send_binary(
@@ -242,8 +234,10 @@ async def test_upload_model_binary_request(
     assert model["model_type"] == "mesh"
 
 
-async def test_upload_model_errors(clock: trio.testing.MockClock, server: FakeBrayns) -> None:
-    client = await connect(server)
+async def test_upload_model_errors(
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
+) -> None:
+    client = await connect(brayns_fake_server)
     params = {"type": "obj", "loader_name": "mesh", "loader_properties": {}}
     await client.request("upload-model", params, request_id=1)
     assert await client.receive_json() == error(-32602, "Mo model binary data", 1)
@@ -259,9 +253,9 @@ async def test_upload_model_errors(clock: trio.testing.MockClock, server: FakeBr
 
 
 async def test_binary_reply_layout_for_snapshot(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.request("snapshot", {"image_settings": {"format": "png", "size": [320, 240]}})
     progress = await client.receive_json()
     assert progress["method"] == "snapshot"
@@ -279,9 +273,9 @@ async def test_binary_reply_layout_for_snapshot(
 
 
 async def test_snapshot_defaults_to_viewport_and_supports_jpg(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.request("snapshot", {})
     await client.receive_json()
     reply = await client.receive()
@@ -296,10 +290,10 @@ async def test_snapshot_defaults_to_viewport_and_supports_jpg(
 
 
 async def test_image_settings_without_size_is_refused_as_the_real_server_aborts(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
     # A real braynsService reads the missing size as 0x0 and aborts: no progress, an error.
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.request("snapshot", {"image_settings": {"format": "jpg"}})
     reply = await client.receive_json()
     assert reply["error"]["code"] == -32602
@@ -307,19 +301,21 @@ async def test_image_settings_without_size_is_refused_as_the_real_server_aborts(
     assert "crashes" in reply["error"]["message"]
 
 
-async def test_uncompressed_png_gives_large_binary_replies(clock: trio.testing.MockClock) -> None:
-    async with open_fake_server(png_compression=0) as fake:
-        client = await connect(fake)
-        await client.request("snapshot", {"image_settings": {"size": [1024, 1024]}})
-        await client.receive_json()
-        reply = await client.receive()
-        assert len(reply.payload) > 1024 * 1024 * 4
+@pytest.mark.brayns_fake(png_compression=0)
+async def test_uncompressed_png_gives_large_binary_replies(
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
+) -> None:
+    client = await connect(brayns_fake_server)
+    await client.request("snapshot", {"image_settings": {"size": [1024, 1024]}})
+    await client.receive_json()
+    reply = await client.receive()
+    assert len(reply.payload) > 1024 * 1024 * 4
 
 
 async def test_snapshot_under_64_pixels_is_refused(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.request("snapshot", {"image_settings": {"size": [63, 100]}})
     reply = await client.receive_json()
     assert reply["error"]["code"] == -32602
@@ -327,9 +323,9 @@ async def test_snapshot_under_64_pixels_is_refused(
 
 
 async def test_snapshot_to_file(
-    clock: trio.testing.MockClock, server: FakeBrayns, tmp_path: Path
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns, tmp_path: Path
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     target = tmp_path / "shot.png"
     await client.request("snapshot", {"file_path": str(target)})
     await client.receive_json()
@@ -340,9 +336,9 @@ async def test_snapshot_to_file(
 
 
 async def test_render_image_sends_binary_only_for_new_or_forced_frames(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.request("render-image", {}, request_id=1)
     first = await client.receive()
     assert first.binary
@@ -361,9 +357,9 @@ async def test_render_image_sends_binary_only_for_new_or_forced_frames(
 
 
 async def test_export_gbuffers_sends_exr_bytes(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.request("export-gbuffers", {"channels": ["color", "depth"]})
     progress = await client.receive_json()
     assert progress["params"]["operation"] == "Exporting g-buffers ..."
@@ -514,9 +510,12 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("text", "expected"), VALIDATION_CASES)
 async def test_request_validation(
-    clock: trio.testing.MockClock, server: FakeBrayns, text: str, expected: dict[str, Any]
+    clock: trio.testing.MockClock,
+    brayns_fake_server: FakeBrayns,
+    text: str,
+    expected: dict[str, Any],
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.send_text(text)
     assert await client.receive_json() == expected
 
@@ -531,9 +530,9 @@ async def test_request_validation(
     ],
 )
 async def test_valid_params_are_accepted(
-    clock: trio.testing.MockClock, server: FakeBrayns, method: str, params: Any
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns, method: str, params: Any
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.request(method, params, request_id=9)
     reply = await client.receive_json()
     assert "result" in reply, reply
@@ -553,9 +552,9 @@ def test_output_is_compact_sorted_with_integral_doubles_as_integers() -> None:
 
 
 async def test_ids_are_echoed_with_their_type(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     for request_id in (1, "1", "str-id", -5, 2**62):
         await client.request("get-version", request_id=request_id)
         reply = await client.receive_json()
@@ -564,9 +563,9 @@ async def test_ids_are_echoed_with_their_type(
 
 
 async def test_notifications_are_silent_even_when_they_fail(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.send_json({"jsonrpc": "2.0", "method": "clear-models"})
     await client.send_json(
         {"jsonrpc": "2.0", "id": None, "method": "add-light-ambient", "params": {}}
@@ -579,7 +578,7 @@ async def test_notifications_are_silent_even_when_they_fail(
     reply = await client.receive_json()
     assert reply["id"] == "after"
     assert [m["model_type"] for m in reply["result"]["models"]] == ["light"]
-    assert server.executed_methods == [
+    assert brayns_fake_server.executed_methods == [
         "clear-models",
         "add-light-ambient",
         "get-model",
@@ -589,15 +588,17 @@ async def test_notifications_are_silent_even_when_they_fail(
 
 
 async def test_parse_errors_of_notifications_are_still_answered(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.send_json({"jsonrpc": "1.0", "method": "get-version"})
     assert (await client.receive_json())["error"]["code"] == -32600
 
 
-async def test_fifo_across_clients(clock: trio.testing.MockClock, server: FakeBrayns) -> None:
-    first, second = await connect(server), await connect(server)
+async def test_fifo_across_clients(
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
+) -> None:
+    first, second = await connect(brayns_fake_server), await connect(brayns_fake_server)
     await first.request("snapshot", {}, request_id=1)
     await trio.sleep(0.1)  # the snapshot is running
     await second.request("get-version", request_id=2)
@@ -606,13 +607,13 @@ async def test_fifo_across_clients(clock: trio.testing.MockClock, server: FakeBr
     assert (await first.receive_json())["id"] == 1
     assert (await second.receive_json())["id"] == 2
     assert (await first.receive_json())["id"] == 3
-    assert server.executed_methods == ["snapshot", "get-version", "get-scene"]
+    assert brayns_fake_server.executed_methods == ["snapshot", "get-version", "get-scene"]
 
 
 async def test_dispatch_errors_overtake_a_running_request(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     pipelined = [
         {"jsonrpc": "2.0", "id": 1, "method": "snapshot", "params": {}},
         {"jsonrpc": "2.0", "id": 2, "method": "get-model"},
@@ -625,22 +626,24 @@ async def test_dispatch_errors_overtake_a_running_request(
     assert (await client.receive_json())["id"] == 1
 
 
-async def test_progress_every_period_then_reply(clock: trio.testing.MockClock) -> None:
-    async with open_fake_server(snapshot_duration=3.0, progress_period=1.0) as fake:
-        client = await connect(fake)
-        start = trio.current_time()
-        await client.request("snapshot", {}, request_id="s")
-        amounts = []
-        while True:
-            message = await client.receive_json()
-            if "id" in message:
-                break
-            assert message["method"] == "snapshot"
-            assert message["params"]["operation"] == "Rendering snapshot ..."
-            assert message["params"]["id"] == "s"
-            amounts.append(message["params"]["amount"])
-        assert amounts == [0, pytest.approx(1 / 3), pytest.approx(2 / 3)]
-        assert trio.current_time() - start == pytest.approx(3.0)
+@pytest.mark.brayns_fake(snapshot_duration=3.0, progress_period=1.0)
+async def test_progress_every_period_then_reply(
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
+) -> None:
+    client = await connect(brayns_fake_server)
+    start = trio.current_time()
+    await client.request("snapshot", {}, request_id="s")
+    amounts = []
+    while True:
+        message = await client.receive_json()
+        if "id" in message:
+            break
+        assert message["method"] == "snapshot"
+        assert message["params"]["operation"] == "Rendering snapshot ..."
+        assert message["params"]["id"] == "s"
+        amounts.append(message["params"]["amount"])
+    assert amounts == [0, pytest.approx(1 / 3), pytest.approx(2 / 3)]
+    assert trio.current_time() - start == pytest.approx(3.0)
 
 
 # ---- dispatch and render time, as on the real server --------------------------------------------
@@ -673,9 +676,9 @@ async def timed(client: RawClient, start: float) -> tuple[Any, Any]:
 
 
 async def test_snapshot_duration_follows_size_samples_and_renderer(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     start = trio.current_time()
     await client.request("snapshot", SLOW_SNAPSHOT, request_id=1)
     frames = [await timed(client, start) for _ in range(3)]
@@ -693,19 +696,21 @@ async def test_snapshot_duration_follows_size_samples_and_renderer(
     assert reply[0] == pytest.approx(64 * 64 * 8e-9 + 1.0 + 64 * 64 * 1.5e-7)
 
 
-async def test_time_scale_scales_every_modelled_delay(clock: trio.testing.MockClock) -> None:
-    async with open_fake_server(time_scale=0.1) as fake:
-        client = await connect(fake)
-        start = trio.current_time()
-        await client.request("snapshot", SLOW_SNAPSHOT, request_id=1)
-        times = [(await timed(client, start))[0] for _ in range(3)]
-        assert times == pytest.approx([0.01, 0.11, 0.21 + 0.020736])
+@pytest.mark.brayns_fake(time_scale=0.1)
+async def test_time_scale_scales_every_modelled_delay(
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
+) -> None:
+    client = await connect(brayns_fake_server)
+    start = trio.current_time()
+    await client.request("snapshot", SLOW_SNAPSHOT, request_id=1)
+    times = [(await timed(client, start))[0] for _ in range(3)]
+    assert times == pytest.approx([0.01, 0.11, 0.21 + 0.020736])
 
 
 async def test_invalid_request_is_answered_at_dispatch_while_a_render_runs(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     start = trio.current_time()
     await client.request("snapshot", SLOW_SNAPSHOT, request_id=1)
     assert (await timed(client, start))[0] == pytest.approx(0.1)  # first progress
@@ -727,9 +732,9 @@ async def test_invalid_request_is_answered_at_dispatch_while_a_render_runs(
 
 
 async def test_slow_snapshot_cancelled_after_first_progress(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     start = trio.current_time()
     params = {
         **SLOW_SNAPSHOT,
@@ -761,25 +766,28 @@ async def test_slow_snapshot_cancelled_after_first_progress(
     assert message["error"]["message"].startswith("No requests found with ID ")
 
 
-async def test_render_image_blocks_the_whole_server(clock: trio.testing.MockClock) -> None:
-    async with open_fake_server(render_image_duration=2.0) as fake:
-        first, second = await connect(fake), await connect(fake)
-        start = trio.current_time()
-        await first.request("render-image", {}, request_id=1)
-        await trio.sleep(0.5)
-        await second.request("cancel", {"id": 12345}, request_id=2)  # answered at dispatch
-        reply = await second.receive_json()
-        assert reply["id"] == 2
-        assert trio.current_time() - start == pytest.approx(2.0)  # after the render, not at 0.5
+@pytest.mark.brayns_fake(render_image_duration=2.0)
+async def test_render_image_blocks_the_whole_server(
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
+) -> None:
+    first, second = await connect(brayns_fake_server), await connect(brayns_fake_server)
+    start = trio.current_time()
+    await first.request("render-image", {}, request_id=1)
+    await trio.sleep(0.5)
+    await second.request("cancel", {"id": 12345}, request_id=2)  # answered at dispatch
+    reply = await second.receive_json()
+    assert reply["id"] == 2
+    assert trio.current_time() - start == pytest.approx(2.0)  # after the render, not at 0.5
 
 
 # ---- cancel -------------------------------------------------------------------------------------
 
 
+@slow_snapshots
 async def test_cancel_running_snapshot_replies_null_then_code_20(
-    clock: trio.testing.MockClock, slow_server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(slow_server)
+    client = await connect(brayns_fake_server)
     await client.request("snapshot", {}, request_id=7)
     assert (await client.receive_json())["method"] == "snapshot"
     await client.request("cancel", {"id": 7}, request_id=8)
@@ -787,10 +795,11 @@ async def test_cancel_running_snapshot_replies_null_then_code_20(
     assert await client.receive_json() == error(20, "Task has been cancelled", 7)
 
 
+@slow_snapshots
 async def test_cancel_queued_snapshot_errors_when_its_turn_comes(
-    clock: trio.testing.MockClock, slow_server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(slow_server)
+    client = await connect(brayns_fake_server)
     await client.request("snapshot", {}, request_id=1)
     await client.request("snapshot", {}, request_id=2)
     await client.request("cancel", {"id": 2}, request_id=3)
@@ -803,11 +812,12 @@ async def test_cancel_queued_snapshot_errors_when_its_turn_comes(
     assert replies[1]["id"] == 1
     assert "result" in replies[1]
     assert replies[2] == error(20, "Task has been cancelled", 2)
-    assert slow_server.executed_methods == ["snapshot", "cancel"]
+    assert brayns_fake_server.executed_methods == ["snapshot", "cancel"]
 
 
-async def test_cancel_errors(clock: trio.testing.MockClock, slow_server: FakeBrayns) -> None:
-    client = await connect(slow_server)
+@slow_snapshots
+async def test_cancel_errors(clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns) -> None:
+    client = await connect(brayns_fake_server)
     await client.request("snapshot", {}, request_id="a")
     await client.request("get-version", request_id="v")
     await client.request("cancel", {"id": "v"}, request_id=1)
@@ -831,9 +841,9 @@ async def test_cancel_errors(clock: trio.testing.MockClock, slow_server: FakeBra
 
 
 async def test_cancel_only_matches_the_same_client(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    first, second = await connect(server), await connect(server)
+    first, second = await connect(brayns_fake_server), await connect(brayns_fake_server)
     await first.request("snapshot", {}, request_id=1)
     await trio.sleep(0.1)
     await second.request("cancel", {"id": 1}, request_id=1)
@@ -843,9 +853,9 @@ async def test_cancel_only_matches_the_same_client(
 
 
 async def test_cancel_of_a_finished_request_is_not_found(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.request("get-version", request_id=1)
     await client.receive_json()
     await client.request("cancel", {"id": 1}, request_id=2)
@@ -856,52 +866,56 @@ async def test_cancel_of_a_finished_request_is_not_found(
 
 
 async def test_disconnect_skips_queued_and_cancels_downloading_snapshot(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    leaving, staying = await connect(server), await connect(server)
+    leaving, staying = await connect(brayns_fake_server), await connect(brayns_fake_server)
     await leaving.request("snapshot", {}, request_id=1)
     await leaving.request("get-version", request_id=2)
     assert (await leaving.receive_json())["method"] == "snapshot"
     await leaving.stream.aclose()
     await staying.request("get-scene", request_id=3)
     assert (await staying.receive_json())["id"] == 3
-    assert server.executed_methods == ["snapshot", "get-scene"]
+    assert brayns_fake_server.executed_methods == ["snapshot", "get-scene"]
 
 
-async def test_max_clients_extra_connections_wait_unanswered(clock: trio.testing.MockClock) -> None:
-    async with open_fake_server(max_clients=1) as fake:
-        first = await connect(fake)
-        waiting = RawClient(await fake.open_memory_stream())
-        async with trio.open_nursery() as nursery:
-            done = trio.Event()
+@pytest.mark.brayns_fake(max_clients=1)
+async def test_max_clients_extra_connections_wait_unanswered(
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
+) -> None:
+    first = await connect(brayns_fake_server)
+    waiting = RawClient(await brayns_fake_server.open_memory_stream())
+    async with trio.open_nursery() as nursery:
+        done = trio.Event()
 
-            async def handshake() -> None:
-                await waiting.handshake()
-                done.set()
+        async def handshake() -> None:
+            await waiting.handshake()
+            done.set()
 
-            nursery.start_soon(handshake)
-            await trio.sleep(30)
-            assert not done.is_set()
-            # One waiting connection is the Poco queue's limit: the next is closed at once.
-            refused = await fake.open_memory_stream()
-            assert await refused.receive_some(10) == b""
-            await first.stream.aclose()
-            await done.wait()
-        await waiting.request("get-version")
-        assert "result" in await waiting.receive_json()
-        assert fake.client_count == 1
+        nursery.start_soon(handshake)
+        await trio.sleep(30)
+        assert not done.is_set()
+        # One waiting connection is the Poco queue's limit: the next is closed at once.
+        refused = await brayns_fake_server.open_memory_stream()
+        assert await refused.receive_some(10) == b""
+        await first.stream.aclose()
+        await done.wait()
+    await waiting.request("get-version")
+    assert "result" in await waiting.receive_json()
+    assert brayns_fake_server.client_count == 1
 
 
-async def test_healthz_shares_the_connection_slots(clock: trio.testing.MockClock) -> None:
-    async with open_fake_server(max_clients=1) as fake:
-        client = await connect(fake)
-        probe = await fake.open_memory_stream()
-        with trio.move_on_after(10):
-            await http_get(probe, "/healthz")
-            pytest.fail("healthz must wait for a free slot")
-        await client.stream.aclose()
-        response = await http_get(await fake.open_memory_stream(), "/healthz")
-        assert response.endswith(b"Ok")
+@pytest.mark.brayns_fake(max_clients=1)
+async def test_healthz_shares_the_connection_slots(
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
+) -> None:
+    client = await connect(brayns_fake_server)
+    probe = await brayns_fake_server.open_memory_stream()
+    with trio.move_on_after(10):
+        await http_get(probe, "/healthz")
+        pytest.fail("healthz must wait for a free slot")
+    await client.stream.aclose()
+    response = await http_get(await brayns_fake_server.open_memory_stream(), "/healthz")
+    assert response.endswith(b"Ok")
 
 
 async def test_quit_finishes_the_queue_then_aborts_connections(
@@ -924,25 +938,27 @@ async def test_quit_finishes_the_queue_then_aborts_connections(
     assert fake.executed_methods == ["quit", "get-version"]
 
 
-async def test_freeze_and_thaw(clock: trio.testing.MockClock, server: FakeBrayns) -> None:
-    client = await connect(server)
-    server.freeze()
+async def test_freeze_and_thaw(
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
+) -> None:
+    client = await connect(brayns_fake_server)
+    brayns_fake_server.freeze()
     await client.request("get-version")
     assert await nothing_within(client, 100)
-    server.thaw()
+    brayns_fake_server.thaw()
     assert "result" in await client.receive_json()
 
 
 async def test_drop_connections_aborts_without_close_frame(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    first, second = await connect(server), await connect(server)
-    server.drop_connections()
+    first, second = await connect(brayns_fake_server), await connect(brayns_fake_server)
+    brayns_fake_server.drop_connections()
     assert await first.expect_closed() is False
     assert await second.expect_closed() is False
     await trio.testing.wait_all_tasks_blocked()
-    assert server.client_count == 0
-    third = await connect(server)
+    assert brayns_fake_server.client_count == 0
+    third = await connect(brayns_fake_server)
     await third.request("get-version")
     assert "result" in await third.receive_json()
 
@@ -951,9 +967,9 @@ async def test_drop_connections_aborts_without_close_frame(
 
 
 async def test_state_is_global_across_clients(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    first, second = await connect(server), await connect(server)
+    first, second = await connect(brayns_fake_server), await connect(brayns_fake_server)
     view = {"position": [1, 2, 3], "target": [0, 0, 0], "up": [0, 1, 0]}
     await first.request("set-camera-view", view)
     assert (await first.receive_json())["result"] is None
@@ -962,9 +978,9 @@ async def test_state_is_global_across_clients(
 
 
 async def test_camera_and_renderer_type_errors(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    client = await connect(server)
+    client = await connect(brayns_fake_server)
     await client.request("get-camera-orthographic")
     assert await client.receive_json() == error(
         -32600, "Invalid camera type (should be 'perspective')", 1
@@ -979,8 +995,10 @@ async def test_camera_and_renderer_type_errors(
     )
 
 
-async def test_models_lifecycle(clock: trio.testing.MockClock, server: FakeBrayns) -> None:
-    client = await connect(server)
+async def test_models_lifecycle(
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
+) -> None:
+    client = await connect(brayns_fake_server)
 
     async def call(method: str, params: Any = None) -> Any:
         await client.request(method, params)
@@ -1021,19 +1039,21 @@ async def test_models_lifecycle(clock: trio.testing.MockClock, server: FakeBrayn
     assert [m["model_type"] for m in scene["models"]] == ["light"]
 
 
-async def test_registry_schema_and_plugins(clock: trio.testing.MockClock) -> None:
-    async with open_fake_server(plugins=["braynsCylindricCamera"]) as fake:
-        client = await connect(fake)
-        await client.request("registry")
-        methods = (await client.receive_json())["result"]
-        assert len(methods) == 86
-        assert "get-camera-cylindric" in methods
-        await client.request("schema", {"endpoint": "get-camera-cylindric"})
-        schema = (await client.receive_json())["result"]
-        assert schema["plugin"] == "Cylindric Camera"
-        assert "params" not in schema
-        await client.request("get-application-parameters")
-        assert (await client.receive_json())["result"]["plugins"] == ["braynsCylindricCamera"]
+@pytest.mark.brayns_fake(plugins=["braynsCylindricCamera"])
+async def test_registry_schema_and_plugins(
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
+) -> None:
+    client = await connect(brayns_fake_server)
+    await client.request("registry")
+    methods = (await client.receive_json())["result"]
+    assert len(methods) == 86
+    assert "get-camera-cylindric" in methods
+    await client.request("schema", {"endpoint": "get-camera-cylindric"})
+    schema = (await client.receive_json())["result"]
+    assert schema["plugin"] == "Cylindric Camera"
+    assert "params" not in schema
+    await client.request("get-application-parameters")
+    assert (await client.receive_json())["result"]["plugins"] == ["braynsCylindricCamera"]
 
 
 def test_unknown_plugin_is_rejected() -> None:
@@ -1076,9 +1096,9 @@ def test_gbuffer_exr_layout_single_and_multi_part() -> None:
 
 
 async def test_frame_settings_apply_snapshot_overrides(
-    clock: trio.testing.MockClock, server: FakeBrayns
+    clock: trio.testing.MockClock, brayns_fake_server: FakeBrayns
 ) -> None:
-    state = server.state
+    state = brayns_fake_server.state
     current = state.frame_settings()
     assert current["renderer"]["name"] == "interactive"
     assert current["camera"] == {

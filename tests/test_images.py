@@ -7,16 +7,13 @@ Snapshot and export tests run on the autojump clock: the fake server simulates t
 from __future__ import annotations
 
 import struct
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import attrs
 import pytest
 import trio
 import trio.testing
 
-import brayns_trio
-from brayns_trio import Instance, Progress, Settings, api
+from brayns_trio import Instance, Progress, api
 from brayns_trio.camera import Camera, Region, View
 from brayns_trio.images import (
     GBufferExporter,
@@ -26,28 +23,13 @@ from brayns_trio.images import (
     Snapshot,
     write_atomically,
 )
-from brayns_trio.testing import FakeBrayns, open_fake_server
+from brayns_trio.testing import FakeBrayns
+
+pytestmark = pytest.mark.brayns_fake(snapshot_duration=3.0)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
 EXR_MAGIC = b"\x76\x2f\x31\x01"
-
-
-@attrs.define
-class Fake:
-    server: FakeBrayns
-    instance: Instance
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[Fake]:
-    async with (
-        open_fake_server(snapshot_duration=3.0) as server,
-        brayns_trio.open_instance(
-            "fake:5000", connector=server.open_memory_stream, settings=Settings(probe_timeout=None)
-        ) as instance,
-    ):
-        yield Fake(server, instance)
 
 
 def names(folder: Path) -> list[str]:
@@ -78,7 +60,7 @@ def test_resolution() -> None:
 
 
 async def test_snapshot_download_sends_the_resolution_and_overrides(
-    fake: Fake, autojump_clock: trio.testing.MockClock
+    brayns_instance: Instance, autojump_clock: trio.testing.MockClock
 ) -> None:
     progress: list[Progress] = []
     camera = Camera(
@@ -90,9 +72,9 @@ async def test_snapshot_download_sends_the_resolution_and_overrides(
     shot = Snapshot(
         resolution=(96, 64), camera=camera, renderer=api.Production(samples_per_pixel=2), frame=0
     )
-    before = await api.get_camera_view(fake.instance)
+    before = await api.get_camera_view(brayns_instance)
     start = trio.current_time()
-    data = await shot.download(fake.instance, on_progress=progress.append)
+    data = await shot.download(brayns_instance, on_progress=progress.append)
     assert png_size(data) == (96, 64)
     assert trio.current_time() - start == pytest.approx(3.0)
     assert [p.amount for p in progress] == pytest.approx([0.0, 1 / 3, 2 / 3])
@@ -105,39 +87,51 @@ async def test_snapshot_download_sends_the_resolution_and_overrides(
         name="production", params={"samples_per_pixel": 2}
     )
     # The instance's own camera is unchanged.
-    assert await api.get_camera_view(fake.instance) == before
+    assert await api.get_camera_view(brayns_instance) == before
 
 
 @pytest.mark.parametrize(("name", "magic"), [("a.png", PNG_MAGIC), ("b.JPEG", JPEG_MAGIC)])
 async def test_snapshot_save_locally(
-    fake: Fake, tmp_path: Path, name: str, magic: bytes, autojump_clock: trio.testing.MockClock
+    brayns_instance: Instance,
+    tmp_path: Path,
+    name: str,
+    magic: bytes,
+    autojump_clock: trio.testing.MockClock,
 ) -> None:
-    await Snapshot(resolution=Resolution.VGA, jpeg_quality=50).save(fake.instance, tmp_path / name)
+    await Snapshot(resolution=Resolution.VGA, jpeg_quality=50).save(
+        brayns_instance, tmp_path / name
+    )
     assert (tmp_path / name).read_bytes().startswith(magic)
     assert names(tmp_path) == [name]  # no temporary file left
 
 
 async def test_snapshot_save_on_server(
-    fake: Fake, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    brayns_instance: Instance,
+    brayns_fake_server: FakeBrayns,
+    tmp_path: Path,
+    autojump_clock: trio.testing.MockClock,
 ) -> None:
     path = tmp_path / "remote.png"
-    await Snapshot(resolution=(128, 64)).save_on_server(fake.instance, str(path))
+    await Snapshot(resolution=(128, 64)).save_on_server(brayns_instance, str(path))
     assert png_size(path.read_bytes()) == (128, 64)
     with pytest.raises(ValueError, match="file name"):
-        await Snapshot(resolution=(128, 64)).save_on_server(fake.instance, str(tmp_path / "x"))
-    assert fake.server.executed_methods == ["snapshot"]
+        await Snapshot(resolution=(128, 64)).save_on_server(brayns_instance, str(tmp_path / "x"))
+    assert brayns_fake_server.executed_methods == ["snapshot"]
 
 
 async def test_cancelled_save_leaves_no_file(
-    fake: Fake, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    brayns_instance: Instance,
+    brayns_fake_server: FakeBrayns,
+    tmp_path: Path,
+    autojump_clock: trio.testing.MockClock,
 ) -> None:
     path = tmp_path / "shot.png"
     with trio.move_on_after(1.5) as scope:
-        await Snapshot(resolution=Resolution.VGA).save(fake.instance, path)
+        await Snapshot(resolution=Resolution.VGA).save(brayns_instance, path)
     assert scope.cancelled_caught
     assert names(tmp_path) == []
-    await api.get_version(fake.instance)
-    assert fake.server.executed_methods == ["snapshot", "cancel", "get-version"]
+    await api.get_version(brayns_instance)
+    assert brayns_fake_server.executed_methods == ["snapshot", "cancel", "get-version"]
 
 
 async def test_write_atomically_replaces_whole_files(tmp_path: Path) -> None:
@@ -150,36 +144,38 @@ async def test_write_atomically_replaces_whole_files(tmp_path: Path) -> None:
         await write_atomically(tmp_path / "missing" / "frame.png", b"x")
 
 
-async def test_render_image(fake: Fake, tmp_path: Path) -> None:
+async def test_render_image(brayns_instance: Instance, tmp_path: Path) -> None:
     await api.set_application_parameters(
-        fake.instance, api.SetApplicationParametersParams(viewport=[160, 120])
+        brayns_instance, api.SetApplicationParametersParams(viewport=[160, 120])
     )
-    info = await Image().download(fake.instance)
+    info = await Image().download(brayns_instance)
     assert info == ImageInfo(accumulation=1, max_accumulation=1, data=info.data)
     assert info.full_quality
     assert png_size(info.data) == (160, 120)
     # Nothing changed: without force_download no image comes.
-    assert (await Image(force_download=False).download(fake.instance)).data == b""
-    saved = await Image().save(fake.instance, tmp_path / "frame.jpg")
+    assert (await Image(force_download=False).download(brayns_instance)).data == b""
+    saved = await Image().save(brayns_instance, tmp_path / "frame.jpg")
     assert (tmp_path / "frame.jpg").read_bytes() == saved.data
     assert saved.data.startswith(JPEG_MAGIC)
-    assert (await Image().render(fake.instance)).data == b""
-    skipped = await Image(force_download=False).save(fake.instance, tmp_path / "none.png")
+    assert (await Image().render(brayns_instance)).data == b""
+    skipped = await Image(force_download=False).save(brayns_instance, tmp_path / "none.png")
     assert skipped.data == b""
     assert not (tmp_path / "none.png").exists()
 
 
-async def test_gbuffers(fake: Fake, tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
+async def test_gbuffers(
+    brayns_instance: Instance, tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
     exporter = GBufferExporter(channels=["color", "depth"], resolution=(64, 64), frame=0)
-    data = await exporter.download(fake.instance)
+    data = await exporter.download(brayns_instance)
     assert data.startswith(EXR_MAGIC)
     assert exporter.params().channels == ["color", "depth"]
-    await exporter.save(fake.instance, tmp_path / "local.exr")
+    await exporter.save(brayns_instance, tmp_path / "local.exr")
     assert (tmp_path / "local.exr").read_bytes().startswith(EXR_MAGIC)
-    await exporter.save_on_server(fake.instance, str(tmp_path / "remote.exr"))
+    await exporter.save_on_server(brayns_instance, str(tmp_path / "remote.exr"))
     assert (tmp_path / "remote.exr").read_bytes().startswith(EXR_MAGIC)
     with pytest.raises(ValueError, match=r"\.exr"):
-        await exporter.save(fake.instance, tmp_path / "local.png")
+        await exporter.save(brayns_instance, tmp_path / "local.png")
     with pytest.raises(ValueError, match="unknown G-buffer channels"):
         GBufferExporter(channels=["colour"], resolution=(64, 64))  # type: ignore[list-item]
     with pytest.raises(ValueError, match="at least one"):

@@ -25,7 +25,7 @@ from brayns_trio.jobs import (
 )
 from brayns_trio.movie import MovieError
 from brayns_trio.pool import ItemResult, MemberState, Pool
-from tests.pool_fakes import Restartable, TcpRestartable
+from tests.pool_fakes import Restartable, TcpRestartable, start_fakes
 
 RENDER = 0.02
 SETTINGS = Settings(probe_timeout=None, backoff=Backoff(initial=0.1, jitter=0.0), healthy_after=0.0)
@@ -48,12 +48,7 @@ def frame_files(directory: Path) -> list[str]:
 
 async def test_frames_are_written_once_and_a_rerun_skips_them(tmp_path: Path) -> None:
     async with trio.open_nursery() as nursery:
-        fakes = {
-            f"node{i}:5000": Restartable(nursery, snapshot_duration=RENDER, progress_period=RENDER)
-            for i in range(2)
-        }
-        for fake in fakes.values():
-            await fake.start()
+        fakes = await start_fakes(nursery, 2, snapshot_duration=RENDER, progress_period=RENDER)
         spec = SceneSpec.from_json(SPEC)
         async with brayns_trio.open_pool(
             list(fakes),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,10 +13,8 @@ from typing import Any
 import attrs
 import pytest
 
-import brayns_trio
-from brayns_trio import Instance, Settings, api, helpers, loaders
+from brayns_trio import Instance, api, helpers, loaders
 from brayns_trio._validation import validate
-from brayns_trio.testing import open_fake_server
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATOR_PATH = ROOT / "scripts" / "generate_loaders.py"
@@ -29,6 +26,8 @@ PLUGINS = (
     "braynsDTI",
     "braynsMoleculeExplorer",
 )
+
+pytestmark = pytest.mark.brayns_fake(plugins=PLUGINS)
 
 
 def load_generator() -> ModuleType:
@@ -45,17 +44,6 @@ def load_generator() -> ModuleType:
 def reference() -> list[dict[str, Any]]:
     data: list[dict[str, Any]] = json.loads(LOADERS_JSON.read_text("utf-8"))
     return data
-
-
-@pytest.fixture
-async def instance() -> AsyncIterator[Instance]:
-    async with (
-        open_fake_server(plugins=PLUGINS) as server,
-        brayns_trio.open_instance(
-            "fake:5000", connector=server.open_memory_stream, settings=Settings(probe_timeout=None)
-        ) as instance,
-    ):
-        yield instance
 
 
 def test_generated_module_is_up_to_date() -> None:
@@ -148,21 +136,25 @@ def test_unknown_loader_name() -> None:
         loaders.loader_class("bogus")
 
 
-async def test_load_and_upload_with_typed_parameters(instance: Instance, tmp_path: Path) -> None:
-    names = {loader.name for loader in await api.get_loaders(instance)}
+async def test_load_and_upload_with_typed_parameters(
+    brayns_instance: Instance, tmp_path: Path
+) -> None:
+    names = {loader.name for loader in await api.get_loaders(brayns_instance)}
     assert names == set(loaders.LOADER_CLASSES)
     path = tmp_path / "cell.obj"
     path.write_bytes(OBJ)
-    (model,) = await loaders.load_model(instance, str(path), loaders.MeshLoader())
+    (model,) = await loaders.load_model(brayns_instance, str(path), loaders.MeshLoader())
     assert model.info.load_info is not None
     assert model.info.load_info.loader_name == "mesh"
     assert model.bounds == api.Bounds(min=[0, 0, 0], max=[1, 2, 3])
-    (uploaded,) = await loaders.upload_model(instance, path, loaders.MeshLoader())
+    (uploaded,) = await loaders.upload_model(brayns_instance, path, loaders.MeshLoader())
     assert uploaded.info.load_info is not None
     assert uploaded.info.load_info.source == "from_blob"
     # The helpers take the typed classes too: their loader becomes the default.
-    (again,) = await helpers.add_model(instance, str(path), loader_properties=loaders.MeshLoader())
+    (again,) = await helpers.add_model(
+        brayns_instance, str(path), loader_properties=loaders.MeshLoader()
+    )
     assert again.info.load_info is not None
     assert again.info.load_info.load_parameters == {}
     with pytest.raises(ValueError, match="'protein' loader does not take uploads"):
-        await loaders.upload_model(instance, path, loaders.ProteinLoader())
+        await loaders.upload_model(brayns_instance, path, loaders.ProteinLoader())

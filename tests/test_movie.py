@@ -7,10 +7,8 @@ import shutil
 import socket
 import struct
 import zlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import attrs
 import pytest
 import trio
 import trio.testing
@@ -21,28 +19,13 @@ from brayns_trio.camera import View
 from brayns_trio.images import Resolution, Snapshot
 from brayns_trio.movie import Frame, FramePlan, MovieError, assemble, render_frame, render_frames
 from brayns_trio.service import Service, launch
-from brayns_trio.testing import FakeBrayns, open_fake_server
+from brayns_trio.testing import FakeBrayns
+
+pytestmark = pytest.mark.brayns_fake(snapshot_duration=2.0)
 
 SETTINGS = Snapshot(resolution=Resolution(96, 64))
 VIEWS = [View(position=(0, 0, z), target=(0, 0, 0)) for z in (5, 6, 7)]
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
-
-
-@attrs.define
-class Fake:
-    server: FakeBrayns
-    instance: Instance
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[Fake]:
-    async with (
-        open_fake_server(snapshot_duration=2.0) as server,
-        brayns_trio.open_instance(
-            "fake:5000", connector=server.open_memory_stream, settings=Settings(probe_timeout=None)
-        ) as instance,
-    ):
-        yield Fake(server, instance)
 
 
 def names(folder: Path) -> list[str]:
@@ -90,7 +73,10 @@ def test_plan(tmp_path: Path) -> None:
 
 
 async def test_render_frames_skips_frames_on_disk(
-    fake: Fake, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    brayns_instance: Instance,
+    brayns_fake_server: FakeBrayns,
+    tmp_path: Path,
+    autojump_clock: trio.testing.MockClock,
 ) -> None:
     folder = tmp_path / "frames"
     plan = FramePlan.build(folder, views=VIEWS)
@@ -98,20 +84,20 @@ async def test_render_frames_skips_frames_on_disk(
     start = trio.current_time()
     assert (
         await render_frames(
-            fake.instance, plan, SETTINGS, on_frame=lambda f: written.append(f.index)
+            brayns_instance, plan, SETTINGS, on_frame=lambda f: written.append(f.index)
         )
         == 3
     )
     assert trio.current_time() - start == pytest.approx(6.0)  # three 2-second renders
     assert written == [0, 1, 2]
     assert names(folder) == ["frame00000.png", "frame00001.png", "frame00002.png"]
-    assert fake.server.executed_methods == ["snapshot"] * 3
+    assert brayns_fake_server.executed_methods == ["snapshot"] * 3
     # Run again: nothing to do. Lose one frame: only it is rendered.
-    assert await render_frames(fake.instance, plan, SETTINGS) == 0
+    assert await render_frames(brayns_instance, plan, SETTINGS) == 0
     (folder / "frame00001.png").unlink()
     (folder / ".frame00001.png.0123abcd.part").write_bytes(b"truncated")  # a crash's leftover
     (folder / ".notes.txt.0123abcd.part").write_bytes(b"not a frame's")
-    assert await render_frames(fake.instance, plan, SETTINGS) == 1
+    assert await render_frames(brayns_instance, plan, SETTINGS) == 1
     assert (folder / "frame00001.png").read_bytes().startswith(b"\x89PNG")
     # The frame's leftover is removed; another file's is not the plan's to remove.
     assert names(folder) == [
@@ -120,33 +106,36 @@ async def test_render_frames_skips_frames_on_disk(
         "frame00001.png",
         "frame00002.png",
     ]
-    assert fake.server.executed_methods == ["snapshot"] * 4
+    assert brayns_fake_server.executed_methods == ["snapshot"] * 4
 
 
 async def test_render_frame_overrides_view_and_simulation_frame(
-    fake: Fake, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    brayns_instance: Instance, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    before = await fake.instance.request("get-camera-view")
+    before = await brayns_instance.request("get-camera-view")
     frame = Frame(index=0, path=tmp_path / "one.jpg", view=VIEWS[2], simulation_frame=0)
-    await render_frame(fake.instance, frame, SETTINGS)
+    await render_frame(brayns_instance, frame, SETTINGS)
     assert (tmp_path / "one.jpg").read_bytes().startswith(b"\xff\xd8\xff")
     # A snapshot override: the instance's own view is unchanged.
-    assert await fake.instance.request("get-camera-view") == before
+    assert await brayns_instance.request("get-camera-view") == before
 
 
 async def test_render_frame_in_a_given_format(
-    fake: Fake, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    brayns_instance: Instance, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     frame = Frame(index=0, path=tmp_path / "frame.img")
-    await render_frame(fake.instance, frame, SETTINGS, image_format="jpg")
+    await render_frame(brayns_instance, frame, SETTINGS, image_format="jpg")
     assert (tmp_path / "frame.img").read_bytes().startswith(b"\xff\xd8\xff")
     assert names(tmp_path) == ["frame.img"]
     with pytest.raises(ValueError, match="img"):
-        await render_frame(fake.instance, frame, SETTINGS)
+        await render_frame(brayns_instance, frame, SETTINGS)
 
 
 async def test_a_lost_connection_costs_the_frame_in_flight(
-    fake: Fake, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    brayns_instance: Instance,
+    brayns_fake_server: FakeBrayns,
+    tmp_path: Path,
+    autojump_clock: trio.testing.MockClock,
 ) -> None:
     plan = FramePlan.build(tmp_path, views=VIEWS)
     first_written = trio.Event()
@@ -154,38 +143,41 @@ async def test_a_lost_connection_costs_the_frame_in_flight(
     async def drop_during_the_second_frame() -> None:
         await first_written.wait()
         await trio.sleep(1.0)
-        fake.server.drop_connections()
+        brayns_fake_server.drop_connections()
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(drop_during_the_second_frame)
         rendered = await render_frames(
-            fake.instance, plan, SETTINGS, on_frame=lambda _: first_written.set()
+            brayns_instance, plan, SETTINGS, on_frame=lambda _: first_written.set()
         )
     assert rendered == 3
     assert names(tmp_path) == ["frame00000.png", "frame00001.png", "frame00002.png"]
     # The second frame died with the link and was rendered again after reconnecting.
-    assert fake.instance.stats.reconnects == 1
-    assert fake.instance.stats.requests_failed == 1
+    assert brayns_instance.stats.reconnects == 1
+    assert brayns_instance.stats.requests_failed == 1
 
 
 async def test_gives_up_after_the_attempts(
-    fake: Fake, tmp_path: Path, autojump_clock: trio.testing.MockClock
+    brayns_instance: Instance,
+    brayns_fake_server: FakeBrayns,
+    tmp_path: Path,
+    autojump_clock: trio.testing.MockClock,
 ) -> None:
     plan = FramePlan.build(tmp_path, views=VIEWS[:1])
 
     async def drop_every_render() -> None:
         while True:
             await trio.sleep(1.0)
-            fake.server.drop_connections()
+            brayns_fake_server.drop_connections()
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(drop_every_render)
         with pytest.raises(brayns_trio.OutcomeUnknown):
-            await render_frames(fake.instance, plan, SETTINGS, attempts=2)
+            await render_frames(brayns_instance, plan, SETTINGS, attempts=2)
         nursery.cancel_scope.cancel()
     assert names(tmp_path) == []
     with pytest.raises(ValueError, match="at least 1"):
-        await render_frames(fake.instance, plan, SETTINGS, attempts=0)
+        await render_frames(brayns_instance, plan, SETTINGS, attempts=0)
 
 
 @needs_ffmpeg

@@ -10,8 +10,8 @@ import trio
 import trio.testing
 import trio_websocket
 
-import brayns_trio
 from brayns_trio import (
+    Instance,
     InstanceClosed,
     JsonRpcError,
     OutcomeUnknown,
@@ -19,7 +19,6 @@ from brayns_trio import (
     Settings,
 )
 from brayns_trio._pipeline import RequestSpec
-from brayns_trio.testing import open_fake_server
 
 from .peer import connected, reply
 
@@ -27,7 +26,9 @@ WS = trio_websocket.WebSocketConnection
 NO_PROBE = Settings(probe_timeout=None)
 
 
-async def test_map_gives_each_request_its_outcome_from_the_fake_server() -> None:
+async def test_map_gives_each_request_its_outcome_from_the_fake_server(
+    brayns_instance: Instance,
+) -> None:
     requests: list[RequestSpec] = []
     for n in range(60):
         if n % 10 == 9:
@@ -36,11 +37,7 @@ async def test_map_gives_each_request_its_outcome_from_the_fake_server() -> None
             requests.append(("get-camera-type", None))
         else:
             requests.append("get-version")
-    async with (
-        open_fake_server() as server,
-        brayns_trio.open_instance("fake:5000", connector=server.open_memory_stream) as instance,
-        instance.pipeline(window=7) as pipeline,
-    ):
+    async with brayns_instance.pipeline(window=7) as pipeline:
         outcomes = [outcome async for outcome in pipeline.map(requests)]
         assert pipeline.pending == 0
         assert pipeline.unreceived == 0
@@ -63,14 +60,10 @@ async def test_map_gives_each_request_its_outcome_from_the_fake_server() -> None
     assert len({outcome.id for outcome in outcomes}) == 60
 
 
-async def test_map_sends_binary_payloads() -> None:
+async def test_map_sends_binary_payloads(brayns_instance: Instance) -> None:
     obj = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
     params = {"type": "obj", "loader_name": "mesh", "loader_properties": {}}
-    async with (
-        open_fake_server() as server,
-        brayns_trio.open_instance("fake:5000", connector=server.open_memory_stream) as instance,
-        instance.pipeline(window=2, ordered=True) as pipeline,
-    ):
+    async with brayns_instance.pipeline(window=2, ordered=True) as pipeline:
         requests: list[RequestSpec] = [("upload-model", params, obj)] * 3
         models = [outcome.result async for outcome in pipeline.map(requests)]
         assert [model[0]["info"]["load_info"]["source"] for model in models] == ["from_blob"] * 3

@@ -18,7 +18,7 @@ import trio.testing
 import brayns_trio
 from brayns_trio import Backoff, Instance, JsonRpcError, Settings, api, helpers
 from brayns_trio.pool import ItemResult, MemberState, Pool, PoolProgress, PoolStalled
-from tests.pool_fakes import Restartable
+from tests.pool_fakes import Restartable, start_fakes
 
 RENDER = 0.25
 SETTINGS = Settings(probe_timeout=None, backoff=Backoff(initial=1.0, jitter=0.0), healthy_after=0.0)
@@ -47,12 +47,7 @@ async def fake_pool(
     count: int, **options: Any
 ) -> AsyncIterator[tuple[dict[str, Restartable], Pool]]:
     async with trio.open_nursery() as nursery:
-        fakes = {
-            f"node{i}:5000": Restartable(nursery, snapshot_duration=RENDER, progress_period=RENDER)
-            for i in range(count)
-        }
-        for fake in fakes.values():
-            await fake.start()
+        fakes = await start_fakes(nursery, count, snapshot_duration=RENDER, progress_period=RENDER)
         options.setdefault("setup", build_scene)
         options.setdefault("settings", SETTINGS)
         options.setdefault("wait_for", count)
@@ -224,13 +219,8 @@ async def test_builder_lost_during_setup_builds_elsewhere(
         await helpers.set_view(instance, VIEW)
 
     async with trio.open_nursery() as nursery:
-        fakes = {
-            f"node{i}:5000": Restartable(nursery, snapshot_duration=RENDER, progress_period=RENDER)
-            for i in range(2)
-        }
+        fakes = await start_fakes(nursery, 2, snapshot_duration=RENDER, progress_period=RENDER)
         fakes_seen.update(fakes)
-        for fake in fakes.values():
-            await fake.start()
         async with brayns_trio.open_pool(
             list(fakes),
             connector_for=lambda uri: fakes[uri].connect,
@@ -330,12 +320,7 @@ async def test_members_join_and_leave_during_a_run(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with trio.open_nursery() as nursery:
-        fakes = {
-            f"node{i}:5000": Restartable(nursery, snapshot_duration=RENDER, progress_period=RENDER)
-            for i in range(2)
-        }
-        for fake in fakes.values():
-            await fake.start()
+        fakes = await start_fakes(nursery, 2, snapshot_duration=RENDER, progress_period=RENDER)
         async with brayns_trio.open_pool(
             ["node0:5000"],
             setup=build_scene,

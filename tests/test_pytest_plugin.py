@@ -12,7 +12,7 @@ import trio
 import trio.testing
 
 import brayns_trio
-from brayns_trio import BraynsConnectionError, FirstConnect, Instance, Settings
+from brayns_trio import Backoff, BraynsConnectionError, FirstConnect, Instance, Settings
 from brayns_trio.testing import FakeBrayns, FakeConnector, FakeTcpServer, open_fake_instance
 
 pytest_plugins = ["pytester"]
@@ -50,6 +50,45 @@ async def test_max_clients_makes_a_second_client_wait(
         ):
             pass  # pragma: no cover - the handshake waits for the slot
     assert trio.current_time() - start == 10.0  # the connect timeout, exactly
+
+
+def test_settings_default_to_no_probe(brayns_settings: Settings) -> None:
+    assert brayns_settings == Settings(probe_timeout=None)
+
+
+@pytest.mark.brayns_settings(
+    probe_interval=2.0, probe_timeout=5.0, backoff=Backoff(initial=1.0, jitter=0.0)
+)
+async def test_the_settings_marker_configures_the_instance(
+    brayns_instance: Instance,
+    brayns_connector: FakeConnector,
+    brayns_settings: Settings,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    assert brayns_settings.probe_interval == 2.0
+    assert brayns_settings.backoff == Backoff(initial=1.0, jitter=0.0)
+    async with brayns_instance.state_changes() as changes:
+        start = trio.current_time()
+        brayns_connector.freeze()
+        change = await changes.receive()
+    # The probe is on: a frozen server is detected after its interval and timeout, exactly.
+    assert change.state is brayns_trio.State.RECONNECTING
+    assert change.time - start == 7.0
+    brayns_connector.thaw()
+    assert (await brayns_instance.request("get-version"))["major"] == 3
+
+
+@pytest.mark.brayns_settings(reconnect=False, connect_timeout=3.0)
+class TestSettingsMarkers:
+    @pytest.mark.brayns_settings(connect_timeout=4.0)
+    def test_the_closest_marker_wins_field_by_field(self, brayns_settings: Settings) -> None:
+        assert brayns_settings.connect_timeout == 4.0
+        assert brayns_settings.reconnect is False
+        assert brayns_settings.probe_timeout is None  # not given: the probe stays off
+
+    def test_the_class_marker_applies(self, brayns_settings: Settings) -> None:
+        assert brayns_settings.connect_timeout == 3.0
+        assert brayns_settings.reconnect is False
 
 
 async def test_tcp_server_has_a_uri(brayns_tcp_server: FakeTcpServer) -> None:
@@ -145,7 +184,25 @@ def test_the_plugin_is_registered_for_user_test_suites(pytester: pytest.Pytester
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     markers = pytester.runpytest_subprocess("--markers")
-    markers.stdout.fnmatch_lines(["*brayns_fake(**options)*"])
+    markers.stdout.fnmatch_lines(["*brayns_fake(**options)*", "*brayns_settings(**fields)*"])
+
+
+def test_a_settings_marker_with_an_unknown_field_fails_the_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\ntrio_mode = true\n")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.brayns_settings(no_such_field=1)
+        async def test_user(brayns_instance):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*no_such_field*"])
 
 
 def test_every_option_of_the_fake_server_command_has_help() -> None:

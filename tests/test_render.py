@@ -22,7 +22,6 @@ from brayns_trio.testing import (
     FakeConnector,
     add_demo_scene,
     open_demo_server,
-    open_fake_server,
 )
 from brayns_trio.testing._errors import JsonRpcError as ServerError
 from brayns_trio.testing._loaders import LoadError, parse_mesh
@@ -416,8 +415,9 @@ async def test_frame_sizes_that_crash_a_real_server_are_refused(
         await brayns_instance.request("render-image", {"format": "png", "force": True})
 
 
+@pytest.mark.brayns_fake(snapshot_duration=0.0)
 async def test_large_frames_are_encoded_in_a_worker_thread(
-    monkeypatch: pytest.MonkeyPatch,
+    brayns_instance: Instance, brayns_fake_server: FakeBrayns, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # On the real clock, the draw and encode run through trio.to_thread (the connections keep
     # being read meanwhile); the server's own loop never calls the encoder.
@@ -429,20 +429,16 @@ async def test_large_frames_are_encoded_in_a_worker_thread(
         return await original(function, *args, **kwargs)
 
     monkeypatch.setattr(trio.to_thread, "run_sync", run_sync)
-    async with (
-        open_fake_server(snapshot_duration=0.0) as server,
-        brayns_trio.open_instance("fake:5000", connector=FakeConnector(server)) as instance,
-    ):
-        await snapshot(instance, image_settings={"size": [640, 480]})
-        await instance.request("export-gbuffers", {"channels": ["depth"]})
-        assert len(threads) == 2
-        server.render_image_duration = 0.0
-        await instance.request("render-image", {"format": "png"})  # a new frame
-        assert len(threads) == 3
-        await instance.request("render-image", {"format": "png"})  # complete: nothing drawn
-        assert len(threads) == 3
-        await instance.request("render-image", {"format": "png", "force": True})
-        assert len(threads) == 4
+    await snapshot(brayns_instance, image_settings={"size": [640, 480]})
+    await brayns_instance.request("export-gbuffers", {"channels": ["depth"]})
+    assert len(threads) == 2
+    brayns_fake_server.render_image_duration = 0.0
+    await brayns_instance.request("render-image", {"format": "png"})  # a new frame
+    assert len(threads) == 3
+    await brayns_instance.request("render-image", {"format": "png"})  # complete: nothing drawn
+    assert len(threads) == 3
+    await brayns_instance.request("render-image", {"format": "png", "force": True})
+    assert len(threads) == 4
 
 
 async def test_the_embedded_server_writes_files_only_in_its_directory(tmp_path: Path) -> None:

@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import brayns_trio
-from brayns_trio import Instance, JsonRpcError, Settings, api, helpers, scene
+from brayns_trio import Instance, JsonRpcError, api, helpers, scene
 from brayns_trio.colors import Color3, Color4
 from brayns_trio.geometry import Bounds, Rotation, Transform, Vector3
-from brayns_trio.testing import open_fake_server
 
 PLUGINS = ("braynsCircuitExplorer", "braynsAtlasExplorer")
+
 SPHERE = api.Sphere(center=[0, 0, 0], radius=1)
 
-
-@pytest.fixture
-async def instance() -> AsyncIterator[Instance]:
-    async with (
-        open_fake_server(plugins=PLUGINS) as server,
-        brayns_trio.open_instance(
-            "fake:5000", connector=server.open_memory_stream, settings=Settings(probe_timeout=None)
-        ) as instance,
-    ):
-        yield instance
+pytestmark = pytest.mark.brayns_fake(plugins=PLUGINS)
 
 
 def test_clip_plane() -> None:
@@ -39,32 +28,34 @@ def test_clip_plane() -> None:
         scene.clip_plane(normal=(0, 0, 0))
 
 
-async def test_clipping(instance: Instance) -> None:
-    model = await scene.add_clipping(instance, [scene.clip_plane((1, 0, 0))], invert_normals=True)
-    spheres = await scene.add_clipping(instance, [SPHERE, SPHERE])
+async def test_clipping(brayns_instance: Instance) -> None:
+    model = await scene.add_clipping(
+        brayns_instance, [scene.clip_plane((1, 0, 0))], invert_normals=True
+    )
+    spheres = await scene.add_clipping(brayns_instance, [SPHERE, SPHERE])
     assert spheres.model_id != model.model_id
-    ids = {m.model_id for m in await helpers.list_models(instance)}
+    ids = {m.model_id for m in await helpers.list_models(brayns_instance)}
     assert ids == {model.model_id, spheres.model_id}
-    await scene.clear_clipping(instance)
-    assert await helpers.list_models(instance) == []
+    await scene.clear_clipping(brayns_instance)
+    assert await helpers.list_models(brayns_instance) == []
     with pytest.raises(ValueError, match="at least one"):
-        await scene.add_clipping(instance, [])
+        await scene.add_clipping(brayns_instance, [])
     with pytest.raises(ValueError, match="one class"):
-        await scene.add_clipping(instance, [SPHERE, scene.clip_plane((1, 0, 0))])
+        await scene.add_clipping(brayns_instance, [SPHERE, scene.clip_plane((1, 0, 0))])
     with pytest.raises(TypeError, match="not a clipping primitive"):
-        await scene.add_clipping(instance, [api.Cylindric()])  # type: ignore[list-item]
+        await scene.add_clipping(brayns_instance, [api.Cylindric()])  # type: ignore[list-item]
 
 
-async def test_update_model_transform_and_visibility(instance: Instance) -> None:
-    model = await helpers.add_spheres(instance, [SPHERE])
+async def test_update_model_transform_and_visibility(brayns_instance: Instance) -> None:
+    model = await helpers.add_spheres(brayns_instance, [SPHERE])
     transform = Transform(translation=(10, 0, 0), scale=(2, 2, 2))
-    moved = await scene.set_model_transform(instance, model.model_id, transform)
+    moved = await scene.set_model_transform(brayns_instance, model.model_id, transform)
     assert Transform.from_api(moved.transform) == transform
-    hidden = await scene.set_model_visible(instance, model.model_id, False)
+    hidden = await scene.set_model_visible(brayns_instance, model.model_id, False)
     assert hidden.is_visible is False
     assert Transform.from_api(hidden.transform) == transform
     both = await scene.update_model(
-        instance,
+        brayns_instance,
         model.model_id,
         transform=Transform(rotation=Rotation.from_euler(0, 90, 0, degrees=True)),
         visible=True,
@@ -74,17 +65,17 @@ async def test_update_model_transform_and_visibility(instance: Instance) -> None
     assert Transform.from_api(both.transform).translation == Vector3.ZERO
 
 
-async def test_instantiate_model(instance: Instance) -> None:
-    model = await helpers.add_spheres(instance, [SPHERE])
+async def test_instantiate_model(brayns_instance: Instance) -> None:
+    model = await helpers.add_spheres(brayns_instance, [SPHERE])
     copies = await scene.instantiate_model(
-        instance, model.model_id, [Transform(translation=(x, 0, 0)) for x in (5, 10)]
+        brayns_instance, model.model_id, [Transform(translation=(x, 0, 0)) for x in (5, 10)]
     )
     assert [Bounds.from_api(copy.bounds).center for copy in copies] == [
         Vector3(5, 0, 0),
         Vector3(10, 0, 0),
     ]
     with pytest.raises(ValueError, match="at least one"):
-        await scene.instantiate_model(instance, model.model_id, [])
+        await scene.instantiate_model(brayns_instance, model.model_id, [])
 
 
 def test_opacity_curve_matches_the_official_client() -> None:
@@ -128,23 +119,23 @@ def test_color_ramp() -> None:
         scene.ControlPoint(1.5, 0)
 
 
-async def test_color_ramp_of_a_model_without_one(instance: Instance) -> None:
-    model = await helpers.add_spheres(instance, [SPHERE])
+async def test_color_ramp_of_a_model_without_one(brayns_instance: Instance) -> None:
+    model = await helpers.add_spheres(brayns_instance, [SPHERE])
     with pytest.raises(JsonRpcError, match="does not have a color ramp"):
-        await scene.get_color_ramp(instance, model.model_id)
+        await scene.get_color_ramp(brayns_instance, model.model_id)
     ramp = scene.ColorRamp(value_range=(0, 1), colors=[Color4.RED])
     with pytest.raises(JsonRpcError, match="does not have a color ramp"):
-        await scene.set_color_ramp(instance, model.model_id, ramp)
+        await scene.set_color_ramp(brayns_instance, model.model_id, ramp)
 
 
-async def test_framebuffer(instance: Instance) -> None:
+async def test_framebuffer(brayns_instance: Instance) -> None:
     await api.set_application_parameters(
-        instance, api.SetApplicationParametersParams(viewport=[800, 600])
+        brayns_instance, api.SetApplicationParametersParams(viewport=[800, 600])
     )
-    await scene.set_framebuffer(instance, "progressive", scale=4)
-    await scene.set_framebuffer(instance)
+    await scene.set_framebuffer(brayns_instance, "progressive", scale=4)
+    await scene.set_framebuffer(brayns_instance)
     with pytest.raises(ValueError, match="at least 1"):
-        await scene.set_framebuffer(instance, "progressive", scale=0)
+        await scene.set_framebuffer(brayns_instance, "progressive", scale=0)
 
 
 def test_simulation_time() -> None:
@@ -173,35 +164,30 @@ def test_simulation_time() -> None:
     assert math.isclose(scene.TimeUnit.SECOND.seconds, 1)
 
 
-async def test_get_simulation(instance: Instance) -> None:
-    sim = await scene.get_simulation(instance)
+async def test_get_simulation(brayns_instance: Instance) -> None:
+    sim = await scene.get_simulation(brayns_instance)
     assert sim.unit == scene.TimeUnit.MILLISECOND
     assert sim.frame_count == 0  # no simulation loaded: dt is 0
 
 
-async def test_circuit_and_atlas_calls(instance: Instance) -> None:
-    model = await helpers.add_spheres(instance, [SPHERE])
-    assert await scene.get_circuit_ids(instance, model.model_id) == []
-    await scene.set_circuit_thickness(instance, model.model_id, 2.0)
+async def test_circuit_and_atlas_calls(brayns_instance: Instance) -> None:
+    model = await helpers.add_spheres(brayns_instance, [SPHERE])
+    assert await scene.get_circuit_ids(brayns_instance, model.model_id) == []
+    await scene.set_circuit_thickness(brayns_instance, model.model_id, 2.0)
     with pytest.raises(ValueError, match="positive"):
-        await scene.set_circuit_thickness(instance, model.model_id, 0)
-    assert await scene.get_atlas_use_cases(instance, model.model_id) == []
+        await scene.set_circuit_thickness(brayns_instance, model.model_id, 0)
+    assert await scene.get_atlas_use_cases(brayns_instance, model.model_id) == []
     result = await scene.visualize_atlas_use_case(
-        instance, model.model_id, scene.UseCase("Density", {})
+        brayns_instance, model.model_id, scene.UseCase("Density", {})
     )
     assert result.model_id != model.model_id
     with pytest.raises(JsonRpcError, match="No model found"):
-        await scene.get_circuit_ids(instance, 999)
+        await scene.get_circuit_ids(brayns_instance, 999)
     assert scene.CircuitColorMethod.MTYPE == "mtype"
 
 
-async def test_plugin_calls_without_the_plugin() -> None:
-    async with (
-        open_fake_server() as server,
-        brayns_trio.open_instance(
-            "fake:5000", connector=server.open_memory_stream, settings=Settings(probe_timeout=None)
-        ) as instance,
-    ):
-        with pytest.raises(JsonRpcError) as error:
-            await scene.get_circuit_ids(instance, 0)
-        assert error.value.code == -32601
+@pytest.mark.brayns_fake(plugins=())
+async def test_plugin_calls_without_the_plugin(brayns_instance: Instance) -> None:
+    with pytest.raises(JsonRpcError) as error:
+        await scene.get_circuit_ids(brayns_instance, 0)
+    assert error.value.code == -32601

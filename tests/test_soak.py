@@ -5,7 +5,6 @@ They are long, so they run only from ``nox -s soak`` (which sets ``BRAYNS_TRIO_S
 
 from __future__ import annotations
 
-import functools
 import os
 import random
 from pathlib import Path
@@ -16,7 +15,7 @@ import trio.testing
 
 import brayns_trio
 from brayns_trio import Backoff, BraynsConnectionError, Settings
-from brayns_trio.testing import FakeBrayns, open_fake_server
+from brayns_trio.testing import FakeConnector, FakeTcpServer
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("BRAYNS_TRIO_SOAK") != "1", reason="soak tests run with nox -s soak"
@@ -31,33 +30,27 @@ def rss_kib() -> int:
 
 
 async def test_an_hour_of_flapping_under_the_autojump_clock(
-    autojump_clock: trio.testing.MockClock,
+    brayns_connector: FakeConnector, autojump_clock: trio.testing.MockClock
 ) -> None:
     rng = random.Random(2026)
     outcomes: dict[int, str] = {}
     settings = Settings(
         probe_interval=5.0, probe_timeout=10.0, backoff=Backoff(initial=0.5, max_delay=5.0)
     )
-    async with (
-        open_fake_server() as server,
-        brayns_trio.open_instance(
-            "fake:5000",
-            connector=server.open_memory_stream,
-            settings=settings,
-            rng=random.Random(1),
-        ) as instance,
-    ):
+    async with brayns_trio.open_instance(
+        "fake:5000", connector=brayns_connector, settings=settings, rng=random.Random(1)
+    ) as instance:
 
         async def flapper() -> None:
             # The server drops every link at random moments, sometimes freezing for a while.
             while True:
                 await trio.sleep(rng.uniform(0.1, 30.0))
                 if rng.random() < 0.2:
-                    server.freeze()
+                    brayns_connector.freeze()
                     await trio.sleep(rng.uniform(1.0, 30.0))
-                    server.thaw()
+                    brayns_connector.thaw()
                 else:
-                    server.drop_connections()
+                    brayns_connector.drop()
 
         async def pipeline(worker: int) -> None:
             n = 0
@@ -93,25 +86,23 @@ async def test_an_hour_of_flapping_under_the_autojump_clock(
     assert list(outcomes.values()).count("result") > len(outcomes) * 0.8
 
 
-async def test_a_thousand_real_reconnects_on_loopback_keep_memory_flat() -> None:
-    server = FakeBrayns()
+async def test_a_thousand_real_reconnects_on_loopback_keep_memory_flat(
+    brayns_tcp_server: FakeTcpServer,
+) -> None:
+    server = brayns_tcp_server.server
     settings = Settings(
         probe_timeout=None, backoff=Backoff(initial=0.001, max_delay=0.001, jitter=0.0)
     )
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run)
-        port = await nursery.start(functools.partial(server.serve_tcp, "127.0.0.1", 0))
-        async with brayns_trio.open_instance(f"127.0.0.1:{port}", settings=settings) as instance:
-            for _ in range(50):  # warm up allocator pools before measuring
-                server.drop_connections()
-                await instance.request("get-version")
-            before = rss_kib()
-            for _ in range(1000):
-                server.drop_connections()
-                await instance.request("get-version")
-            after = rss_kib()
-            assert instance.stats.connects >= 1000
-            assert instance.stats.pending == 0
-        nursery.cancel_scope.cancel()
+    async with brayns_trio.open_instance(brayns_tcp_server.uri, settings=settings) as instance:
+        for _ in range(50):  # warm up allocator pools before measuring
+            server.drop_connections()
+            await instance.request("get-version")
+        before = rss_kib()
+        for _ in range(1000):
+            server.drop_connections()
+            await instance.request("get-version")
+        after = rss_kib()
+        assert instance.stats.connects >= 1000
+        assert instance.stats.pending == 0
     print(f"RSS before {before} KiB, after {after} KiB, growth {after - before} KiB")
     assert after - before < 8 * 1024

@@ -18,7 +18,7 @@ import pytest
 import trio
 import trio.testing
 
-from brayns_trio.testing import FakeBrayns, open_fake_server
+from brayns_trio.testing import FakeBrayns
 
 from .fake_helpers import OP_BINARY, OP_TEXT, Message, RawClient, binary_packet
 
@@ -76,28 +76,28 @@ def test_transcript_is_complete() -> None:
     assert silent == [{"jsonrpc": "2.0", "method": "get-version"}]
 
 
-@pytest.mark.parametrize("window", [(800, 600)])
+# The window and the build (no revision) of the recorded server.
+@pytest.mark.brayns_fake(window_size=(800, 600), version=(3, 10, 1, ""))
 async def test_replay_transcript(
-    autojump_clock: trio.testing.MockClock, window: tuple[int, int]
+    brayns_fake_server: FakeBrayns, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with open_fake_server(window_size=window, version=(3, 10, 1, "")) as server:
-        _as_recorded(server)
-        client = RawClient(await server.open_memory_stream())
-        await client.handshake()
-        for send, recorded in _exchanges():
-            if send["kind"] == "binary":
-                await client.send_frame(OP_BINARY, binary_packet(send["json"], _payload(send)))
-            elif send["raw"] is not None:
-                await client.send_frame(OP_TEXT, send["raw"].encode())
-            else:
-                await client.send_json(send["json"])
-            for expected in recorded:
-                got = await client.receive()
-                _check(got, expected, send)
-            # Nothing more than what the real server sent.
-            with trio.move_on_after(5):
-                extra = await client.receive()
-                pytest.fail(f"unexpected extra message {extra.json!r} after {send['json']!r}")
+    _as_recorded(brayns_fake_server)
+    client = RawClient(await brayns_fake_server.open_memory_stream())
+    await client.handshake()
+    for send, recorded in _exchanges():
+        if send["kind"] == "binary":
+            await client.send_frame(OP_BINARY, binary_packet(send["json"], _payload(send)))
+        elif send["raw"] is not None:
+            await client.send_frame(OP_TEXT, send["raw"].encode())
+        else:
+            await client.send_json(send["json"])
+        for expected in recorded:
+            got = await client.receive()
+            _check(got, expected, send)
+        # Nothing more than what the real server sent.
+        with trio.move_on_after(5):
+            extra = await client.receive()
+            pytest.fail(f"unexpected extra message {extra.json!r} after {send['json']!r}")
 
 
 def _as_recorded(server: FakeBrayns) -> None:

@@ -13,7 +13,8 @@ Fixtures:
 - ``brayns_instance``: an :class:`~brayns_trio.Instance` connected through ``brayns_connector``
   with ``brayns_settings``;
 - ``brayns_settings``: the instance's :class:`~brayns_trio.Settings`, by default
-  ``Settings(probe_timeout=None)``; override the fixture to change them;
+  ``Settings(probe_timeout=None)``, with the fields of the ``brayns_settings`` marker:
+  ``@pytest.mark.brayns_settings(reconnect=False)`` (or override the fixture);
 - ``brayns_tcp_server``: a :class:`~brayns_trio.testing.FakeTcpServer` listening on a free port
   of 127.0.0.1 (``.uri`` is ``host:port``, ``.server`` the fake);
 - ``brayns_fake_options``: the keyword arguments of the ``FakeBrayns`` above, from the
@@ -54,6 +55,21 @@ def pytest_configure(config: pytest.Config) -> None:
         "brayns_fake(**options): keyword arguments of the FakeBrayns that the brayns_* fixtures "
         "start (max_clients, plugins, snapshot_duration, window_size, ...)",
     )
+    config.addinivalue_line(
+        "markers",
+        "brayns_settings(**fields): Settings fields of the instance that brayns_instance opens "
+        "(probe_timeout, backoff, reconnect, ...); the probe stays off unless given",
+    )
+
+
+def _marker_options(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
+    """The keyword arguments of the ``name`` markers, those closer to the test winning."""
+    options: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers(name))):
+        if marker.args:
+            raise pytest.UsageError(f"{name} takes keyword arguments only")
+        options.update(marker.kwargs)
+    return options
 
 
 @pytest.fixture
@@ -62,18 +78,20 @@ def brayns_fake_options(request: pytest.FixtureRequest) -> dict[str, Any]:
 
     Markers closer to the test win (function over class over module).
     """
-    options: dict[str, Any] = {}
-    for marker in reversed(list(request.node.iter_markers("brayns_fake"))):
-        if marker.args:
-            raise pytest.UsageError("brayns_fake takes keyword arguments only")
-        options.update(marker.kwargs)
-    return options
+    return _marker_options(request, "brayns_fake")
 
 
 @pytest.fixture
-def brayns_settings() -> Settings:
-    """Settings of ``brayns_instance``: the liveness probe is off (override to change)."""
-    return Settings(probe_timeout=None)
+def brayns_settings(request: pytest.FixtureRequest) -> Settings:
+    """Settings of ``brayns_instance``: the probe off, then the ``brayns_settings`` markers.
+
+    ``@pytest.mark.brayns_settings(**fields)`` sets :class:`~brayns_trio.Settings` fields
+    (markers closer to the test win); ``probe_timeout`` stays ``None`` unless a marker sets it.
+    Unknown fields or invalid values fail the test with the error of ``Settings``.
+    """
+    fields: dict[str, Any] = {"probe_timeout": None}
+    fields.update(_marker_options(request, "brayns_settings"))
+    return Settings(**fields)
 
 
 @pytest.fixture
