@@ -67,6 +67,7 @@ from ._transport import Connector
 
 if TYPE_CHECKING:
     from ._blocking_types import ApiNamespace, HelpersNamespace
+    from .journal import Journal
 
 __all__ = [
     "BlockingChannel",
@@ -164,6 +165,7 @@ class BlockingInstance:
         on_orphan_error: Callable[[JsonRpcError], None] | None,
         connector: Connector | None,
         rng: random.Random | None,
+        journal: Journal | None,
     ) -> None:
         self._uri = uri
         self._options: dict[str, Any] = {
@@ -173,6 +175,7 @@ class BlockingInstance:
             "on_orphan_error": on_orphan_error,
             "connector": connector,
             "rng": rng,
+            "journal": journal,
         }
         self._lock = threading.Lock()
         self._closing = False
@@ -785,6 +788,7 @@ def connect(
     on_orphan_error: Callable[[JsonRpcError], None] | None = None,
     connector: Connector | None = None,
     rng: random.Random | None = None,
+    journal: Journal | None = None,
 ) -> BlockingInstance:
     """Connect to a Brayns server and keep the link up from a background event-loop thread.
 
@@ -812,6 +816,7 @@ def connect(
         on_orphan_error=on_orphan_error,
         connector=connector,
         rng=rng,
+        journal=journal,
     )
     instance._start()
     return instance

@@ -194,6 +194,22 @@ def test_request_execute_notify_state_and_stats(fake: ThreadedServer) -> None:
     ]
 
 
+def test_a_journal_records_the_scene_through_the_blocking_api(fake: ThreadedServer) -> None:
+    from brayns_trio.journal import Journal
+
+    journal = Journal()
+    with connect(fake.uri, journal=journal) as instance:
+        sphere = {"geometry": {"center": [0, 0, 0], "radius": 1}, "color": [1, 0, 0, 1]}
+        model = instance.request("add-spheres", [sphere])
+        for z in (5, 6):
+            view = {"position": [0, 0, z], "target": [0, 0, 0], "up": [0, 1, 0]}
+            instance.request("set-camera-view", view)
+    assert model["model_type"] == "geometry"
+    stats = journal.stats
+    # The sphere model and one camera view: the first view was compacted away.
+    assert (stats.models, stats.entries, stats.recorded) == (1, 2, 3)
+
+
 def test_errors_are_the_async_api_exceptions(fake: ThreadedServer) -> None:
     with connect(fake.uri) as instance:
         with pytest.raises(JsonRpcError) as info:
