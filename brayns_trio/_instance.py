@@ -255,7 +255,8 @@ class Instance:
 
         Error handling: ``ValueError`` for a window that is not a positive integer.
         """
-        pipeline = Pipeline(self._calls, window, ordered)
+        hook = None if self.hook is None else (self, self.hook)
+        pipeline = Pipeline(self._calls, window, ordered, hook)
         try:
             yield pipeline
         finally:

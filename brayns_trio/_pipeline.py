@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ._codec import as_payload
 from ._messages import Reply
 from ._protocol import Call
 
 if TYPE_CHECKING:
-    from ._calls import Calls
+    from ._calls import Calls, Finish
+    from ._instance import CallHook, Instance
 
 __all__ = ["Outcome", "Pipeline", "RequestSpec"]
 
@@ -38,10 +40,13 @@ class Outcome:
         tag: what was given to :meth:`Pipeline.submit` (``None`` by default).
     """
 
-    __slots__ = ("_pipeline", "id", "index", "method", "outcome", "tag")
+    __slots__ = ("_finish", "_pipeline", "id", "index", "method", "outcome", "tag")
 
-    def __init__(self, pipeline: Pipeline, call: Call, index: int, tag: Any) -> None:
+    def __init__(
+        self, pipeline: Pipeline, call: Call, index: int, tag: Any, finish: Finish | None
+    ) -> None:
         self._pipeline: Pipeline | None = pipeline
+        self._finish = finish
         self.index = index
         self.method = call.method
         assert call.id is not None
@@ -53,7 +58,17 @@ class Outcome:
         # The completion callback, run by the task that gave the call its outcome.
         pipeline = self._pipeline
         self._pipeline = None
-        self.outcome = call.outcome
+        outcome = call.outcome
+        finish = self._finish
+        if finish is not None and type(outcome) is Reply:
+            # The call hook's translation of the reply (a scene journal's model ids). It runs in
+            # the task that completed the call, so whatever it raises is this request's outcome.
+            self._finish = None
+            try:
+                outcome = finish(outcome)
+            except Exception as error:
+                outcome = error
+        self.outcome = outcome
         if pipeline is not None:
             pipeline._completed(self)
 
@@ -106,10 +121,17 @@ class Pipeline:
     completion order, or in submission order when ``ordered``.
     """
 
-    def __init__(self, calls: Calls, window: int, ordered: bool) -> None:
+    def __init__(
+        self,
+        calls: Calls,
+        window: int,
+        ordered: bool,
+        hook: tuple[Instance, CallHook] | None = None,
+    ) -> None:
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
             raise ValueError(f"window must be a positive integer, got {window!r}")
         self._calls = calls
+        self._hook = hook
         self.window = window
         self.ordered = ordered
         self._submitted = 0
@@ -158,17 +180,26 @@ class Pipeline:
         ``RequestNotSent`` (with ``wait_for_connection`` off); ``RuntimeError`` once the
         pipeline's block was left. Cancellation while waiting queues nothing.
         """
+        finish = None
+        if self._hook is not None and not self._calls.is_hook():
+            # As Instance.execute does: the call hook (a scene journal) records the call and
+            # translates its params now, its reply when it completes.
+            instance, hook = self._hook
+            self._check_open()
+            binary = as_payload(binary)
+            params, finish = await hook.before(instance, method, params, binary)
         while self._unreceived >= self.window:
             self._check_open()
             await self._submitters.park()
         self._check_open()
-        return self._track(await self._calls.new_call(method, params, binary, progress=False), tag)
+        call = await self._calls.new_call(method, params, binary, progress=False)
+        return self._track(call, tag, finish)
 
-    def _track(self, call: Call, tag: Any) -> int:
+    def _track(self, call: Call, tag: Any, finish: Finish | None = None) -> int:
         # No checkpoint between the call's registration and this: its outcome cannot be missed.
         self._last_submitter = trio.lowlevel.current_task()
         index = self._submitted
-        outcome = Outcome(self, call, index, tag)
+        outcome = Outcome(self, call, index, tag, finish)
         call.waiter = outcome
         self._submitted = index + 1
         self._unreceived += 1
@@ -220,6 +251,9 @@ class Pipeline:
                     exhausted = True
                     break
                 self._check_open()
+                if self._hook is not None:
+                    await (self.submit(spec) if isinstance(spec, str) else self.submit(*spec))
+                    continue
                 # As submit() does, without a coroutine of its own: the window has room.
                 if isinstance(spec, str):
                     call = await new_call(spec, None, b"", progress=False)

@@ -418,3 +418,32 @@ async def test_models_created_while_not_recording_never_alias_journal_models(
             await api.get_model(instance, api.GetModelMessage(id=extra.model_id))
         model = await api.get_model(instance, api.GetModelMessage(id=kept.model_id))
         assert model.model_id == kept.model_id
+
+
+async def test_a_pipeline_translates_model_ids_and_is_recorded(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    journal = Journal()
+    async with journaled(journal) as (fake, instance):
+        gone = await helpers.add_spheres(instance, [sphere(0)], RED)
+        kept = await helpers.add_spheres(instance, [sphere(5)], RED)
+        await helpers.remove_models(instance, [gone.model_id])
+        async with instance.state_changes() as changes:
+            change = await restart_and_wait(fake, changes)
+        assert isinstance(change.replay, ReplayReport)
+        assert dict(change.replay.ids) == {kept.model_id: 0}  # the server's id changed
+        sphere_params = [{"geometry": {"center": [9, 0, 0], "radius": 1}, "color": list(RED)}]
+        async with instance.pipeline(window=4, ordered=True) as pipeline:
+            outcomes = [
+                outcome
+                async for outcome in pipeline.map(
+                    [("get-model", {"id": kept.model_id}), ("add-spheres", sphere_params)]
+                )
+            ]
+        # The caller's id names the kept sphere on the new server, and comes back as sent.
+        assert outcomes[0].result["model_id"] == kept.model_id
+        assert outcomes[0].result["bounds"]["min"] == [4.0, -1.0, -1.0]
+        # A model made through the pipeline is recorded, with an id no caller holds yet.
+        created = outcomes[1].result["model_id"]
+        assert created not in (gone.model_id, kept.model_id)
+        assert journal.stats.models == 2
