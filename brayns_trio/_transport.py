@@ -327,7 +327,13 @@ class WebSocket(Protocol):
 
 
 MAX_READ = 4 * 1024 * 1024
-"""The largest read asked of the stream while a large frame's payload is being received."""
+"""The read asked of the stream while at least this much of a large frame's payload is still
+to come (otherwise a read asks ``receive_buffer_size``).
+
+A read allocates a buffer of the size asked and shrinks it to what came: reads sized to what is
+left of a frame (any size up to this) made each reply of a few MiB grow the heap by megabytes
+and hand them back to the system, to fault them in again on the next reply (1 ms per 1 MiB
+reply, against 0.3 ms). Two fixed sizes let the allocator reuse the same blocks."""
 
 
 class NativeWebSocket:
@@ -356,7 +362,9 @@ class NativeWebSocket:
         elif self._first:
             data, self._first = self._first, b""
         else:
-            size = max(self._receive_size, min(self._decoder.wanted(), MAX_READ))
+            size = self._receive_size
+            if self._decoder.wanted() >= MAX_READ:
+                size = max(size, MAX_READ)
             data = await self._stream.receive_some(size)
             if not data:
                 raise LinkClosed("the server closed the connection")

@@ -16,7 +16,14 @@ import trio_websocket
 import brayns_trio
 import brayns_trio._link
 from brayns_trio import ConnectError, Instance, Settings
-from brayns_trio._transport import MeteredStream, since_last_ack, tcp_socket
+from brayns_trio._framing import OP_BINARY, FrameDecoder, Message
+from brayns_trio._transport import (
+    MAX_READ,
+    MeteredStream,
+    NativeWebSocket,
+    since_last_ack,
+    tcp_socket,
+)
 from brayns_trio.testing import FakeBrayns, open_fake_server
 
 from .peer import connected
@@ -417,3 +424,53 @@ async def test_no_ack_watch_when_keepalive_is_slower_than_user_timeout(
         await trio.sleep(100.0)
         assert await instance.request("get-version") is not None
         assert instance.stats.connects == 1
+
+
+class _RecordingStream(trio.abc.Stream):
+    """Serves ``data`` in reads of at most what is asked, and records each size asked."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self.asked: list[int | None] = []
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        await trio.lowlevel.checkpoint()
+        self.asked.append(max_bytes)
+        size = len(self._data) if max_bytes is None else max_bytes
+        piece, self._data = bytes(self._data[:size]), self._data[size:]
+        return piece
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        raise AssertionError("nothing is sent")
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+@pytest.mark.parametrize("size", [1 << 20, 3 * (1 << 20) + 5, 9 * (1 << 20)])
+async def test_a_large_frame_is_read_in_reads_of_two_fixed_sizes(size: int) -> None:
+    # Asking the stream for the whole rest of a large frame makes every read allocate (and
+    # then shrink) a buffer that large: on each reply the heap grows by megabytes, is handed
+    # back to the system, and its pages fault in again on the next one. Reads ask the receive
+    # size, or MAX_READ while at least that much of the frame is still to come.
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    data = bytes((0x80 | OP_BINARY, 127)) + struct.pack("!Q", size) + payload
+    stream = _RecordingStream(data)
+    receive_size = 64 * 1024
+    websocket = NativeWebSocket(stream, FrameDecoder(1 << 30), receive_size, b"")
+    messages: list[Message] = []
+    while not messages:
+        messages = await websocket.receive()
+    assert messages == [(True, bytearray(payload))]
+    assert type(messages[0][1]) is bytearray
+    big_reads = 0
+    left = len(data) - receive_size  # after the first read, which finds the frame's header
+    while left >= MAX_READ:
+        big_reads += 1
+        left -= MAX_READ
+    expected = [receive_size] + [MAX_READ] * big_reads + [receive_size] * -(-left // receive_size)
+    assert stream.asked == expected
+    assert big_reads == (2 if size > MAX_READ else 0)
