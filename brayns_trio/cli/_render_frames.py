@@ -12,9 +12,9 @@ from typing import Any, TextIO
 import orjson
 import trio
 
-from ._settings import Settings
-from .jobs import SceneSpec, SequenceReport, assemble_movie, current_view, render_sequence
-from .pool import ItemResult, Pool, PoolProgress, open_pool
+from .._settings import Settings
+from ..jobs import SceneSpec, SequenceReport, assemble_movie, current_view, render_sequence
+from ..pool import ItemResult, Pool, PoolProgress, open_pool
 
 __all__ = ["add_parser", "render_frames_command"]
 
@@ -255,7 +255,7 @@ def _reporter(args: argparse.Namespace) -> _Plain | _Rich | _Json:
 
 async def render_frames_command(args: argparse.Namespace) -> None:
     """Run ``render-frames`` (see :data:`DESCRIPTION`)."""
-    from .cli import EXIT_SERVER, CommandFailed, UsageError
+    from ._errors import EXIT_SERVER, CommandFailed, UsageError
 
     try:
         text = await trio.Path(args.scene).read_text()
