@@ -4,10 +4,8 @@ against the fake server, JSON conversion, and client-side params validation.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import struct
-import sys
 import typing
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -25,9 +23,9 @@ from brayns_trio._methods import load_entrypoints
 from brayns_trio.testing import FakeBrayns, FakeConnector
 
 from .fake_helpers import RawClient
+from .scripts import load_script
 from .wire import SentMessages
 
-GENERATOR_PATH = Path(__file__).resolve().parent.parent / "scripts" / "generate_api.py"
 PLUGINS = ("braynsAtlasExplorer", "braynsCircuitExplorer", "braynsCylindricCamera")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EXR_MAGIC = b"\x76\x2f\x31\x01"
@@ -39,17 +37,7 @@ OBJ = b"v 0 0 0\nv 1 0 0\nv 0 2 0\nv 0 0 3\nf 1 2 3\nf 1 2 4\nf 1 3 4\nf 2 3 4\n
 
 
 def load_generator() -> ModuleType:
-    """Import ``scripts/generate_api.py`` (not a package) as a module."""
-    name = "brayns_trio_generate_api"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, GENERATOR_PATH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_script("generate_api")
 
 
 # -- (a) and (b): the generated module --------------------------------------------------------

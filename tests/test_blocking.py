@@ -11,7 +11,6 @@ from __future__ import annotations
 import _thread
 import asyncio
 import concurrent.futures
-import importlib.util
 import inspect
 import signal
 import socket
@@ -44,6 +43,8 @@ from brayns_trio import (
 from brayns_trio._blocking_types import ApiNamespace, HelpersNamespace
 from brayns_trio.blocking import BlockingInstance, BlockingIterator, connect
 from brayns_trio.testing import FakeBrayns
+
+from .scripts import load_script
 
 T = TypeVar("T")
 
@@ -665,21 +666,9 @@ def test_blocking_instance_repr_and_types(fake: ThreadedServer) -> None:
 
 # -- the static types of the namespaces -----------------------------------------------------------
 
-GENERATOR_PATH = Path(__file__).resolve().parent.parent / "scripts" / "generate_blocking.py"
-
 
 def load_generator() -> ModuleType:
-    """Import ``scripts/generate_blocking.py`` (not a package) as a module."""
-    name = "brayns_trio_generate_blocking"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, GENERATOR_PATH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_script("generate_blocking")
 
 
 def test_regenerating_the_namespace_types_changes_nothing() -> None:

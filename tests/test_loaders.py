@@ -3,9 +3,7 @@ the reference covered, JSON valid for its schema, and loading through the fake s
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,8 +14,9 @@ import pytest
 from brayns_trio import Instance, api, helpers, loaders
 from brayns_trio._validation import validate
 
+from .scripts import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
-GENERATOR_PATH = ROOT / "scripts" / "generate_loaders.py"
 LOADERS_JSON = ROOT / "brayns_trio" / "_data" / "loaders.json"
 OBJ = b"v 0 0 0\nv 1 0 0\nv 0 2 0\nv 0 0 3\nf 1 2 3\nf 1 2 4\nf 1 3 4\nf 2 3 4\n"
 PLUGINS = (
@@ -31,14 +30,7 @@ pytestmark = pytest.mark.brayns_fake(plugins=PLUGINS)
 
 
 def load_generator() -> ModuleType:
-    name = "brayns_trio_generate_loaders"
-    spec = importlib.util.spec_from_file_location(name, GENERATOR_PATH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("generate_loaders")
 
 
 def reference() -> list[dict[str, Any]]:
