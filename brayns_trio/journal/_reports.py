@@ -39,9 +39,10 @@ class ReplayFailure:
     """One journal call that could not be replayed.
 
     Attributes:
-        method: the call's method; error: why it failed (the server's :class:`JsonRpcError`,
-        or a :class:`JournalError` such as missing upload data); model_ids: the ids (as the
-        callers know them) it should have created or changed.
+        method: the call's method.
+        error: why it failed (the server's :class:`JsonRpcError`, or a :class:`JournalError`
+            such as missing upload data).
+        model_ids: the ids (as the callers know them) it should have created or changed.
     """
 
     method: str
@@ -73,10 +74,12 @@ class JournalStats:
     """The journal's size (see :attr:`Journal.stats`).
 
     Attributes:
-        entries: calls kept after compaction; models: live model ids; recorded: calls recorded
-        since it was created; bytes: the kept params (held as compact JSON) plus the upload
-        bytes kept; each entry costs about 400 bytes of bookkeeping on top; max_bytes:
-        the bound.
+        entries: calls kept after compaction.
+        models: live model ids.
+        recorded: calls recorded since it was created.
+        bytes: the kept params (held as compact JSON) plus the upload bytes kept; each entry
+            costs about 400 bytes of bookkeeping on top.
+        max_bytes: the bound.
     """
 
     entries: int
