@@ -1,36 +1,9 @@
-"""A pool of Brayns servers that share one scene and share out work, surviving crashes.
-
-::
-
-    async def build(instance):
-        await helpers.add_spheres(instance, [api.Sphere(center=[0, 0, 0], radius=1)])
-
-    async def render(instance, frame):
-        return await helpers.snapshot(instance, size=(640, 480), simulation_frame=frame)
-
-    async with brayns_trio.open_pool(["node1:5000", "node2:5000"], setup=build) as pool:
-        async with pool.map(render, range(100)) as results:
-            async for result in results:
-                ...
-
-One self-healing instance per server (a *member*), each opened with the pool's
-:class:`~brayns_trio.journal.Journal`: ``setup`` runs once, on the first member that connects,
-with its calls recorded; every other member (and any member whose server restarts empty) gets
-the journal replayed before it takes work. A member down for longer than ``set_aside_after`` is
-set aside, and tried again every ``retry_after`` seconds.
-
-Work: each member runs ``per_member`` items at a time (Brayns renders one request at a time:
-more only queue on the server). An item whose member fails under it (the request could not be
-sent, or the link was lost before its reply, or the scene could not be rebuilt) goes back to
-the queue and runs on the next free member; an error of the job itself (an exception that is
-not a lost link, a :class:`JsonRpcError` included) is that item's result. Every item gets
-exactly one :class:`ItemResult`.
-"""
+"""The :class:`Pool` and :func:`open_pool`: its members, sharing out the work, and what leaves the
+``async with`` block."""
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import logging
 import math
 import random
@@ -43,143 +16,24 @@ from typing import Any, Generic, TypeVar
 import attrs
 import trio
 
-from ._errors import BraynsConnectionError, BraynsError, ConnectionLost, InstanceClosed
-from ._fanout import FanOut
-from ._instance import Instance, State, open_instance
-from ._settings import FirstConnect, Settings
-from ._transport import Connector, parse_uri
-from .journal import Journal, JournalError, ReplayError, ReplayReport
+from .._errors import BraynsConnectionError, BraynsError, ConnectionLost, InstanceClosed
+from .._fanout import FanOut
+from .._instance import Instance, State, open_instance
+from .._settings import FirstConnect, Settings
+from .._transport import Connector, parse_uri
+from ..journal import Journal, JournalError, ReplayError, ReplayReport
+from ._records import ItemResult, Job, MemberInfo, MemberState, PoolProgress, PoolStalled
 
-__all__ = [
-    "ItemResult",
-    "MemberInfo",
-    "MemberState",
-    "Pool",
-    "PoolProgress",
-    "PoolStalled",
-    "open_pool",
-]
+__all__ = ["Pool", "open_pool"]
 
 logger = logging.getLogger("brayns_trio.pool")
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-Job = Callable[[Instance, T], Awaitable[R]]
-"""A job: an async function of a member's instance and an item."""
 
 # What makes an item fail on one member and not on another.
 _MEMBER_FAILURES = (ConnectionLost, InstanceClosed, ReplayError, trio.TooSlowError)
-
-
-class PoolStalled(BraynsConnectionError):
-    """No member could take work for ``stall_timeout`` seconds: every server is down or set
-    aside. The items still waiting get it as their result."""
-
-
-class MemberState(enum.Enum):
-    """Where a member stands."""
-
-    CONNECTING = "connecting"
-    """Connecting, or waiting for the scene to be built (or rebuilt) on it."""
-    BUILDING = "building"
-    """Running the pool's ``setup`` (this member's server holds the reference scene)."""
-    READY = "ready"
-    """Connected with the scene in place: it takes work."""
-    DOWN = "down"
-    """Its link was lost; it reconnects on its own."""
-    SET_ASIDE = "set_aside"
-    """Down for longer than ``set_aside_after`` (or its scene could not be rebuilt): tried
-    again after ``retry_after``."""
-    REMOVED = "removed"
-    """Removed from the pool."""
-
-
-@attrs.frozen
-class MemberInfo:
-    """A snapshot of one member (see :attr:`Pool.members`).
-
-    Attributes:
-        uri: the server; state: its :class:`MemberState`.
-        done: items it completed (their job returned or raised a job error).
-        failures: items that failed under it (lost link, unbuilt scene, item timeout) and were
-            queued again.
-        in_flight: items it runs now.
-        items_per_second: ``done`` over the seconds it was ready (``None`` before any).
-        set_aside: how many times it was set aside.
-        replays: scene rebuilds on its server (first one included).
-        last_error: the last error that cost it an item or its link.
-        last_replay: the last :class:`~brayns_trio.journal.ReplayReport` of its server.
-    """
-
-    uri: str
-    state: MemberState
-    done: int
-    failures: int
-    in_flight: int
-    items_per_second: float | None
-    set_aside: int
-    replays: int
-    last_error: BaseException | None
-    last_replay: ReplayReport | None
-
-
-@attrs.frozen
-class PoolProgress:
-    """Where the current work stands, for a progress bar (see :meth:`Pool.progress`).
-
-    Attributes:
-        total: items of the running maps; done: with a result (``failed`` of them errors);
-        in_flight: running now; retries: items queued again after a member failed.
-        elapsed: seconds since the first running map started.
-        rate: items per second so far (``None`` before the first result).
-        eta: seconds left at that rate (``None`` before the first result).
-        members_ready: members taking work now; members: all members.
-        time: ``trio.current_time()``.
-    """
-
-    total: int
-    done: int
-    failed: int
-    in_flight: int
-    retries: int
-    elapsed: float
-    rate: float | None
-    eta: float | None
-    members_ready: int
-    members: int
-    time: float
-
-
-@attrs.frozen
-class ItemResult(Generic[T, R]):
-    """The one result of one item.
-
-    Attributes:
-        index: the item's position in the input; item: the item.
-        value: what the job returned (``None`` when it raised).
-        error: what the job raised (``None`` on success), or the last member failure when the
-            item failed on ``max_attempts`` members.
-        member: the uri of the member that ran it last (empty if it never ran).
-        attempts: how many times it was started (1 unless a member failed under it).
-    """
-
-    index: int
-    item: T
-    value: R | None
-    error: BaseException | None
-    member: str
-    attempts: int
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def unwrap(self) -> R:
-        """The value, or raise the error."""
-        if self.error is not None:
-            raise self.error
-        return self.value  # type: ignore[return-value]
 
 
 class _Signal:
