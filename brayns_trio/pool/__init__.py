@@ -26,7 +26,8 @@ the queue and runs on the next free member; an error of the job itself (an excep
 not a lost link, a :class:`JsonRpcError` included) is that item's result. Every item gets
 exactly one :class:`ItemResult`.
 
-The package's modules: ``_records`` (what the pool reports), ``_pool`` (the :class:`Pool` and
+The package's modules: ``_records`` (what the pool reports), ``_members`` (the members and the
+scene they share), ``_work`` (sharing out the items), ``_pool`` (the :class:`Pool` and
 :func:`open_pool`).
 """
 
