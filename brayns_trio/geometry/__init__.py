@@ -22,7 +22,7 @@ extrinsic X then Y then Z.
 
 from ._bounds import Bounds as Bounds
 from ._bounds import merge_bounds as merge_bounds
-from ._components import _TupleLike as _TupleLike
+from ._components import _TupleLike as _TupleLike  # base of colours and resolutions
 from ._rotation import CameraRotation as CameraRotation
 from ._rotation import ModelRotation as ModelRotation
 from ._rotation import Quaternion as Quaternion
