@@ -30,6 +30,7 @@ from brayns_trio._framing import (
     ClientHandshake,
     FrameDecoder,
     PeerClosed,
+    _frames,
     accept_token,
     encode_frame,
     encode_frame_chunks,
@@ -282,7 +283,7 @@ def test_a_huge_announced_frame_commits_little_memory() -> None:
 
 
 def test_a_large_frame_beyond_the_preallocated_buffer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(framing, "PREALLOCATE", BIG_FRAME + 3)
+    monkeypatch.setattr(_frames, "PREALLOCATE", BIG_FRAME + 3)
     payload = bytes(range(251)) * 1000  # 251,000 bytes: 4x the preallocation
     data = server_frames([(True, payload), (False, b"next")])
     decoder = FrameDecoder(1 << 20)

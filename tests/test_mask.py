@@ -101,7 +101,7 @@ def test_without_the_optional_packages_pure_python_is_used(
 def test_a_large_frame_in_parts_is_masked_chunk_by_chunk(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_framing, "mask", IMPLEMENTATIONS[name])
+    monkeypatch.setattr(_framing._frames, "mask", IMPLEMENTATIONS[name])
     head = b"\x07" * 5  # an odd-sized first part: the next part starts mid-key
     payload = bytes(range(256)) * (3 * _framing.CHUNK // 256 + 1)
     pieces = list(_framing.encode_frame_chunks(_framing.OP_BINARY, [head, payload]))
