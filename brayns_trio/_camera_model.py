@@ -12,7 +12,7 @@ from typing import ClassVar, TypeAlias
 import attrs
 
 from . import api
-from .geometry import Axis, Bounds, CameraRotation, Rotation, Vector2, Vector3
+from .geometry import Axis, Bounds, CameraRotation, Rotation, Vector2, Vector3, _vector3
 
 __all__ = [
     "DEFAULT_FOVY",
@@ -34,10 +34,6 @@ DEFAULT_FOVY = 45.0
 
 DEFAULT_PROJECTION = api.Perspective(fovy=DEFAULT_FOVY)
 """A perspective projection of Brayns' default field of view."""
-
-
-def _vector3(value: Vector3 | Sequence[float]) -> Vector3:
-    return value if isinstance(value, Vector3) else Vector3.of(value)
 
 
 def _vector2(value: Vector2 | Sequence[float]) -> Vector2:
