@@ -1,4 +1,8 @@
-"""Server version: :class:`Version`, :func:`get_version` and :func:`check_version`."""
+"""Server version: :class:`Version`, :func:`get_version` and :func:`check_version`.
+
+:class:`Version` is also the typed API's ``VersionMessage``: the generated API imports it, so
+this module imports neither :mod:`brayns_trio.api` nor the instance.
+"""
 
 from __future__ import annotations
 
@@ -22,14 +26,23 @@ class Requester(Protocol):
 class Version:
     """A Brayns version; ``revision`` is the server build's source-control commit.
 
-    The fields of the ``get-version`` result (:class:`brayns_trio.api.VersionMessage`), ordered
-    by release: versions compare by major, minor and patch, never by revision.
+    The result of ``get-version``: this class is also the typed API's
+    :class:`brayns_trio.api.VersionMessage` (``api.VersionMessage is brayns_trio.Version``), with
+    the fields of the schema. Versions are ordered by release: they compare by major, minor and
+    patch, never by revision.
     """
 
     major: int
+    """Major version."""
+
     minor: int
+    """Minor version."""
+
     patch: int
+    """Patch version."""
+
     revision: str = attrs.field(default="", eq=False, order=False)
+    """SCM revision."""
 
     @property
     def release(self) -> str:

@@ -38,18 +38,18 @@ written.
 from __future__ import annotations
 
 import os
-import re
-import secrets
-from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar, Literal, SupportsIndex, TypeAlias
+from collections.abc import Iterable
+from typing import Any, Literal, TypeAlias
 
 import attrs
-import trio
 
 from . import api
+from ._images_files import write_atomically as write_atomically
+from ._images_resolution import MIN_SIZE as MIN_SIZE
+from ._images_resolution import Resolution as Resolution
+from ._images_resolution import _resolution
 from ._instance import Instance
 from .camera import Camera, View
-from .geometry import _TupleLike
 from .helpers import (
     _RENDERER_NAMES,
     ImageFormat,
@@ -74,100 +74,8 @@ __all__ = [
     "write_atomically",
 ]
 
-MIN_SIZE = 64
-"""The smallest width and height Brayns renders: a smaller frame aborts the server process."""
-
 GBufferChannel: TypeAlias = Literal["color", "depth", "albedo", "normal"]
 """A framebuffer channel of ``export-gbuffers``."""
-
-
-def _size(value: SupportsIndex) -> int:
-    number = int(value)
-    if number < MIN_SIZE:
-        raise ValueError(
-            f"an image side must be at least {MIN_SIZE} pixels (a smaller frame aborts the "
-            f"Brayns server), not {number}"
-        )
-    return number
-
-
-@attrs.frozen
-class Resolution(_TupleLike[int]):
-    """An image size in pixels, at least 64x64; tuple-like ``(width, height)``.
-
-    Error handling: ``ValueError`` for a side under :data:`MIN_SIZE`, which would abort the
-    server.
-    """
-
-    width: int = attrs.field(converter=_size)
-    height: int = attrs.field(converter=_size)
-
-    VGA: ClassVar[Resolution]
-    HD: ClassVar[Resolution]
-    FULL_HD: ClassVar[Resolution]
-    ULTRA_HD: ClassVar[Resolution]
-    PRODUCTION: ClassVar[Resolution]
-
-    @classmethod
-    def of(cls, size: Sequence[SupportsIndex]) -> Resolution:
-        """Build from ``(width, height)``."""
-        if len(size) != 2:
-            raise ValueError(f"a resolution has 2 numbers, not {len(size)}")
-        return cls(size[0], size[1])
-
-    @property
-    def aspect_ratio(self) -> float:
-        """Width / height."""
-        return self.width / self.height
-
-    def scaled(self, factor: float) -> Resolution:
-        """The resolution times ``factor``, rounded (``FULL_HD.scaled(2) == ULTRA_HD``)."""
-        return Resolution(round(self.width * factor), round(self.height * factor))
-
-
-Resolution.VGA = Resolution(640, 480)
-Resolution.HD = Resolution(1280, 720)
-Resolution.FULL_HD = Resolution(1920, 1080)
-Resolution.ULTRA_HD = Resolution(3840, 2160)
-Resolution.PRODUCTION = Resolution(15360, 8640)
-
-
-def _resolution(value: Resolution | Sequence[SupportsIndex]) -> Resolution:
-    return value if isinstance(value, Resolution) else Resolution.of(value)
-
-
-_TEMPORARY_SUFFIX = ".part"
-_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{8}" + re.escape(_TEMPORARY_SUFFIX))
-
-
-def _temporary_of(name: str) -> str | None:
-    """The file name whose :func:`write_atomically` temporary file ``name`` is, or ``None``.
-
-    A process killed during a write leaves that file behind: a job run again removes it.
-    """
-    match = _TEMPORARY.fullmatch(name)
-    return None if match is None else match["name"]
-
-
-async def write_atomically(path: str | os.PathLike[str], data: bytes | bytearray) -> None:
-    """Write ``data`` to a local file so that it is either absent, as it was, or complete: a
-    temporary file in the same folder, flushed to disk, then renamed over ``path``.
-
-    Error handling: ``OSError`` if the folder is missing or not writable (the temporary file
-    is removed).
-    """
-    target = trio.Path(path)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}{_TEMPORARY_SUFFIX}")
-    try:
-        async with await temporary.open("wb") as file:
-            await file.write(data)
-            await file.flush()
-            await trio.to_thread.run_sync(os.fsync, file.fileno())
-        await temporary.replace(target)
-    except BaseException:
-        with trio.CancelScope(shield=True):
-            await temporary.unlink(missing_ok=True)
-        raise
 
 
 def _server_format(path: str) -> ImageFormat:

@@ -42,10 +42,11 @@ import attrs
 import trio
 
 from ._errors import ConnectionLost
+from ._images_files import _temporary_of
 from ._instance import Instance
 from .camera import View
 from .helpers import ImageFormat, ProgressCallback, image_format_of
-from .images import Snapshot, _temporary_of, write_atomically
+from .images import Snapshot, write_atomically
 
 __all__ = [
     "Frame",

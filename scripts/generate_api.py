@@ -35,7 +35,10 @@ Mapping rules:
   ``snapshot``, ``export-gbuffers`` and ``render-image`` return a ``BinaryResult``;
 - frame sizes a real braynsService 3.10 aborts on are refused when the params are made
   (``FRAME_SIZES``): a side under 64 pixels, and an ``image_settings`` without ``size``
-  (the server takes it as 0x0, not as the viewport). Their fields get a validator.
+  (the server takes it as 0x0, not as the viewport). Their fields get a validator;
+- a class the client also uses by hand is not generated: its generated name is bound to the
+  imported class (``HAND_WRITTEN``). ``VersionMessage`` is ``brayns_trio.Version``, whose fields
+  are the schema's (a test checks them).
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ RESERVED = frozenset(
     {"Any", "BinaryResult", "ENTRYPOINTS", "EntrypointInfo", "Instance", "Literal", "attrs"}
 )
 MAX_LISTED_USES = 6
+HAND_WRITTEN: dict[str, tuple[str, str]] = {"VersionMessage": ("_version", "Version")}
+"""Classes imported instead of generated: generated name -> (module of ``brayns_trio``, name)."""
 FRAME_SIZES: dict[tuple[str, tuple[str, ...]], bool] = {
     ("snapshot", ("image_settings", "size")): True,
     ("export-gbuffers", ("resolution",)): False,
@@ -270,7 +275,7 @@ class Generator:
                 keeper = max(group, key=lambda info: (len(info.uses), info.received))
             for info in group:
                 info.name = title if info is keeper else self._fallback_name(info.uses[0], title)
-        taken = set(RESERVED)
+        taken = set(RESERVED) | {original for _, original in HAND_WRITTEN.values()}
         for info in sorted(self.classes.values(), key=lambda info: (info.name, info.uses[0])):
             name, number = info.name, 1
             while info.name in taken:
@@ -328,7 +333,13 @@ class Generator:
 
     def render(self) -> str:
         classes = sorted(self.classes.values(), key=lambda info: info.name)
-        blocks = [self.render_class(info) for info in classes]
+        missing = set(HAND_WRITTEN) - {info.name for info in classes}
+        if missing:
+            raise ValueError(f"hand-written classes the reference no longer has: {missing}")
+        blocks = [
+            self.render_hand_written(info) if info.name in HAND_WRITTEN else self.render_class(info)
+            for info in classes
+        ]
         blocks += [self.render_function(entry) for entry in self.entrypoints]
         blocks.append(self.render_table())
         body = "\n\n\n".join("\n".join(block) for block in blocks)
@@ -350,6 +361,8 @@ class Generator:
         if typing_names:
             head += [f"from typing import {', '.join(typing_names)}", ""]
         head += ["import attrs", "", "from .._instance import Instance"]
+        for module, original in sorted(HAND_WRITTEN.values()):
+            head.append(f"from ..{module} import {original}")
         convert_names = [
             name for name in ("from_json", "meta", "to_json") if re.search(rf"\b{name}\(", body)
         ]
@@ -362,6 +375,15 @@ class Generator:
         head += [f"{INDENT}{json.dumps(name)}," for name in sorted(names, key=all_sort_key)]
         head.append("]")
         return "\n".join(head) + "\n\n\n" + body + "\n"
+
+    def render_hand_written(self, info: ClassInfo) -> list[str]:
+        """A class of ``HAND_WRITTEN``: its generated name bound to the imported class."""
+        original = HAND_WRITTEN[info.name][1]
+        paragraphs = [
+            f"The ``{info.title}`` of the Brayns API: :class:`brayns_trio.{original}`.",
+            "Used in " + describe_uses(info.uses) + ".",
+        ]
+        return [f"{info.name} = {original}", *docstring(paragraphs, "")]
 
     def render_class(self, info: ClassInfo) -> list[str]:
         schema = info.schema

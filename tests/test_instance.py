@@ -39,6 +39,7 @@ from brayns_trio import (
     _version,
     api,
 )
+from brayns_trio._methods import load_entrypoints
 
 from .peer import ScriptedPeer, connected, echo_version, reply
 
@@ -103,20 +104,42 @@ async def test_check_version_mismatch() -> None:
 
 
 def test_version_is_the_get_version_result_ordered_by_release() -> None:
-    def fields(cls: type) -> list[tuple[str, Any]]:
-        hints = typing.get_type_hints(cls)
-        return [(field.name, hints[field.name]) for field in attrs.fields(cls)]
-
-    assert fields(brayns_trio.Version) == fields(api.VersionMessage)
-    assert brayns_trio.Version(3, 9, 9, "b") < brayns_trio.Version(3, 10, 0, "a")
-    # The version module needs no Instance: the instance imports it, never the other way round.
-    source = Path(_version.__file__).read_text("utf-8")
-    imported = {
-        node.module
-        for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.ImportFrom) and node.module is not None
+    # One class: the typed API's get-version result is brayns_trio.Version.
+    assert api.VersionMessage is brayns_trio.Version
+    assert api.ENTRYPOINTS["get-version"].result is brayns_trio.Version
+    assert typing.get_type_hints(api.get_version)["return"] is brayns_trio.Version
+    # Every field of the schema, typed and documented as the schema says.
+    schema = next(e for e in load_entrypoints() if e["method"] == "get-version")["result"]
+    json_types = {"integer": int, "string": str}
+    hints = typing.get_type_hints(brayns_trio.Version)
+    assert {field.name: hints[field.name] for field in attrs.fields(brayns_trio.Version)} == {
+        key: json_types[value["type"]] for key, value in schema["properties"].items()
     }
-    assert "_instance" not in imported
+    source = Path(_version.__file__).read_text("utf-8")
+    tree = ast.parse(source)
+    (version_class,) = [
+        node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Version"
+    ]
+    field_docs = {
+        field.target.id: doc.value.value
+        for field, doc in itertools.pairwise(version_class.body)
+        if isinstance(field, ast.AnnAssign)
+        and isinstance(field.target, ast.Name)
+        and isinstance(doc, ast.Expr)
+        and isinstance(doc.value, ast.Constant)
+    }
+    assert field_docs == {
+        key: value["description"] + "." for key, value in schema["properties"].items()
+    }
+    assert brayns_trio.Version(3, 9, 9, "b") < brayns_trio.Version(3, 10, 0, "a")
+    # The version module needs no Instance nor API: they import it, never the other way round.
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+            imported.update(f"{node.module or ''}.{alias.name}" for alias in node.names)
+    assert not {name for name in imported if "_instance" in name or "api" in name}
+    assert "_codec" in imported  # what the walk sees
 
 
 async def test_thousand_concurrent_requests_from_hundred_tasks() -> None:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import attrs
 
 from .._instance import Instance
+from .._version import Version
 from ._convert import from_json, meta, to_json
 from ._support import BinaryResult, EntrypointInfo, frame_size
 
@@ -1606,24 +1607,11 @@ class UseCaseMessage:
     """Use case parameters schema. A free-form JSON object."""
 
 
-@attrs.frozen(kw_only=True)
-class VersionMessage:
-    """A ``VersionMessage`` of the Brayns API.
+VersionMessage = Version
+"""The ``VersionMessage`` of the Brayns API: :class:`brayns_trio.Version`.
 
-    Used in ``get-version`` (result).
-    """
-
-    major: int
-    """Major version."""
-
-    minor: int
-    """Minor version."""
-
-    patch: int
-    """Patch version."""
-
-    revision: str
-    """SCM revision."""
+Used in ``get-version`` (result).
+"""
 
 
 @attrs.frozen(kw_only=True)
