@@ -12,7 +12,8 @@ from typing import ClassVar, TypeAlias
 import attrs
 
 from . import api
-from .geometry import Axis, Bounds, CameraRotation, Rotation, Vector2, Vector3, _vector3
+from .geometry import Axis, Bounds, CameraRotation, Rotation, Vector2, Vector3
+from .geometry._vectors import _vector3
 
 __all__ = [
     "DEFAULT_FOVY",
