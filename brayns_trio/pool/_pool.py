@@ -210,7 +210,8 @@ async def open_pool(
             or set aside), the waiting items fail with :class:`PoolStalled`, and so does
             waiting for ``wait_for`` members. ``None`` (the default): wait for the servers
             for ever (wrap the work in ``trio.fail_after`` to bound it).
-        ssl_context, rng: as for :func:`open_instance`.
+        ssl_context: as for :func:`open_instance`.
+        rng: as for :func:`open_instance`.
         connector_for: ``uri -> connector`` replacing TCP (tests, tunnels).
         wait_for: enter the block once this many members take work (``None``: at once).
 
