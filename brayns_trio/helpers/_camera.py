@@ -12,7 +12,7 @@ from .. import api
 from .._instance import Instance
 from ._application import get_viewport
 from ._models import get_bounds
-from ._types import Projection, _not_a
+from ._types import Projection, _not_a, _of_type
 
 _PROJECTION_GETTERS: dict[str, Callable[[Instance], Awaitable[Projection]]] = {
     "perspective": api.get_camera_perspective,
@@ -113,10 +113,7 @@ async def get_projection(instance: Instance) -> Projection:
     module does not know, such as a plugin's).
     """
     name = await api.get_camera_type(instance)
-    getter = _PROJECTION_GETTERS.get(name)
-    if getter is None:
-        raise api.ResultError("get-camera-type", name, [f"unknown camera type {name!r}"])
-    return await getter(instance)
+    return await _of_type(_PROJECTION_GETTERS, name, "get-camera-type", "camera")(instance)
 
 
 async def set_projection(instance: Instance, projection: Projection) -> None:

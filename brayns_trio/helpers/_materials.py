@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import api
 from .._instance import Instance
-from ._types import Material, _not_a
+from ._types import Material, _not_a, _of_type
 
 DEFAULT_MATERIAL: api.Phong = api.Phong()
 """The material Brayns gives a model it loads or creates (phong, the server's default opacity)."""
@@ -47,11 +47,10 @@ async def get_material(instance: Instance, model_id: int) -> Material:
     Error handling: as the module (-32602 for an unknown model;
     :class:`brayns_trio.api.ResultError` for a material type this module does not know).
     """
-    name = await api.get_material_type(instance, api.GetModelMessage(id=model_id))
-    getter = _MATERIAL_GETTERS.get(name)
-    if getter is None:
-        raise api.ResultError("get-material-type", name, [f"unknown material type {name!r}"])
-    return await getter(instance, api.GetModelMessage(id=model_id))
+    model = api.GetModelMessage(id=model_id)
+    name = await api.get_material_type(instance, model)
+    getter = _of_type(_MATERIAL_GETTERS, name, "get-material-type", "material")
+    return await getter(instance, model)
 
 
 async def set_material(instance: Instance, model_id: int, material: Material) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from .. import api
 from .._instance import Instance
-from ._types import Renderer, _not_a
+from ._types import Renderer, _not_a, _of_type
 
 _RENDERER_GETTERS: dict[str, Callable[[Instance], Awaitable[Renderer]]] = {
     "interactive": api.get_renderer_interactive,
@@ -24,10 +24,7 @@ async def get_renderer(instance: Instance) -> Renderer:
     type).
     """
     name = await api.get_renderer_type(instance)
-    getter = _RENDERER_GETTERS.get(name)
-    if getter is None:
-        raise api.ResultError("get-renderer-type", name, [f"unknown renderer type {name!r}"])
-    return await getter(instance)
+    return await _of_type(_RENDERER_GETTERS, name, "get-renderer-type", "renderer")(instance)
 
 
 async def set_renderer(instance: Instance, renderer: Renderer) -> None:

@@ -1,12 +1,13 @@
 """The types the helpers take: colours, image formats, and the unions of API classes whose class
 picks the entrypoint (materials, projections, renderers, lights), with the ``TypeError`` for a
-value that is none of them.
+value that is none of them and the ``ResultError`` for a type name the server gives that is none
+of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal, TypeAlias
+from collections.abc import Mapping, Sequence
+from typing import Literal, TypeAlias, TypeVar
 
 from .. import api
 
@@ -40,6 +41,17 @@ Light: TypeAlias = api.AmbientLight | api.DirectionalLight | api.QuadLight | api
 
 WHITE: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
 
+_G = TypeVar("_G")
+
 
 def _not_a(what: str, value: object) -> TypeError:
     return TypeError(f"not a {what} class of brayns_trio.api: {value!r}")
+
+
+def _of_type(getters: Mapping[str, _G], name: str, method: str, what: str) -> _G:
+    """The getter of the type ``name`` that ``method`` returned, or ``ResultError`` for a type
+    this module does not know."""
+    getter = getters.get(name)
+    if getter is None:
+        raise api.ResultError(method, name, [f"unknown {what} type {name!r}"])
+    return getter
