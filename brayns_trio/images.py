@@ -50,16 +50,9 @@ from ._images_resolution import Resolution as Resolution
 from ._images_resolution import _resolution
 from ._instance import Instance
 from .camera import Camera, View
-from .helpers import (
-    _RENDERER_NAMES,
-    ImageFormat,
-    ProgressCallback,
-    Renderer,
-    _engine_object,
-    _run_task,
-    _snapshot_image,
-    image_format_of,
-)
+from .helpers import ImageFormat, ProgressCallback, Renderer, image_format_of
+from .helpers._images import _RENDERER_NAMES, _engine_object, _snapshot_image
+from .helpers._progress import _run_task
 
 __all__ = [
     "MIN_SIZE",

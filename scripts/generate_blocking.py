@@ -9,10 +9,12 @@ At run time ``BlockingInstance.api`` and ``BlockingInstance.helpers`` wrap their
 dynamically (``BlockingNamespace``): a function added to a module is available at once. This
 script gives type checkers the same view: one ``typing.Protocol`` per namespace, with a method
 for each public async function of the module whose first parameter is ``instance``, the
-signature copied from the source without that parameter. Async generator functions return a
-``BlockingIterator`` of what they yield. Defaults are written ``...`` (the wrapped function
-applies its own). Names the annotations use are qualified with the module's public alias
-(``api.View``, ``helpers.Projection``) or imported from where the module imports them.
+signature copied from the source without that parameter. A package may re-export the functions
+of its private modules (``brayns_trio.helpers`` does): each function is read from the module
+that defines it. Async generator functions return a ``BlockingIterator`` of what they
+yield. Defaults are written ``...`` (the wrapped function applies its own). Names the annotations
+use are qualified with the module's public alias (``api.View``, ``helpers.Projection``) when the
+module defines or exports them, or imported from where the defining module imports them.
 
 To type another module's namespace, add it to ``NAMESPACES`` and give ``BlockingInstance`` a
 property returning ``instance.namespace(module)`` cast to the new protocol.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import importlib
 import sys
 from collections.abc import Sequence
@@ -103,13 +106,13 @@ class _Qualifier(ast.NodeTransformer):
         raise ValueError(f"{self.namespace.module}: cannot resolve {name!r} in an annotation")
 
 
-def _module_names(namespace: Namespace, tree: ast.Module) -> tuple[set[str], dict[str, str]]:
+def _module_names(module: str, tree: ast.Module) -> tuple[set[str], dict[str, str]]:
     """Names the module defines, and the import statement of each name it imports."""
     local: set[str] = set()
     imported: dict[str, str] = {}
     for node in tree.body:
         if isinstance(node, ast.ImportFrom):
-            source = _absolute(namespace.module, node)
+            source = _absolute(module, node)
             for alias in node.names:
                 bound = alias.asname or alias.name
                 as_part = f" as {alias.asname}" if alias.asname else ""
@@ -211,20 +214,45 @@ def _method(function: ast.AsyncFunctionDef, qualifier: _Qualifier, generator: bo
     return [*head, *_wrap_docstring(_summary(function), " " * 8)]
 
 
+@functools.cache
+def _source_tree(module: str) -> ast.Module:
+    """The parsed source of a module."""
+    path = importlib.import_module(module).__file__
+    assert path is not None
+    return ast.parse(Path(path).read_text("utf-8"))
+
+
+def _public_functions(namespace: Namespace) -> list[tuple[str, ast.AsyncFunctionDef]]:
+    """The module's public async functions defined in it or in its private modules: each with the
+    name of the module that defines it and its node."""
+    module = importlib.import_module(namespace.module)
+    public = set(getattr(module, "__all__", ()))
+    functions: list[tuple[str, ast.AsyncFunctionDef]] = []
+    for name in sorted(public):
+        value = getattr(module, name)
+        if not callable(value) or isinstance(value, type):
+            continue
+        source = str(getattr(value, "__module__", ""))
+        if source != namespace.module and not source.startswith(namespace.module + "."):
+            continue  # defined elsewhere: not one of this namespace's functions
+        for node in _source_tree(source).body:
+            if isinstance(node, ast.AsyncFunctionDef) and node.name == name:
+                functions.append((source, node))
+    return functions
+
+
 def generate_namespace(namespace: Namespace) -> tuple[list[str], set[str]]:
     """The protocol's lines, and the imports its annotations need."""
     module = importlib.import_module(namespace.module)
-    path = module.__file__
-    assert path is not None
-    tree = ast.parse(Path(path).read_text("utf-8"))
-    local, imported = _module_names(namespace, tree)
-    imported.pop("Instance", None)
     public = set(getattr(module, "__all__", ()))
-    qualifier = _Qualifier(namespace, local, imported)
+    imports: set[str] = set()
     methods: list[tuple[str, list[str]]] = []
-    for node in tree.body:
-        if not isinstance(node, ast.AsyncFunctionDef) or node.name not in public:
-            continue
+    for source, node in _public_functions(namespace):
+        local, imported = _module_names(source, _source_tree(source))
+        imported.pop("Instance", None)
+        # A name the module re-exports from one of its private modules is public there too.
+        exported = {name for name in imported if name in public}
+        qualifier = _Qualifier(namespace, local | exported, imported)
         arguments = [*node.args.posonlyargs, *node.args.args]
         if not arguments or arguments[0].arg != "instance":
             continue
@@ -234,6 +262,7 @@ def generate_namespace(namespace: Namespace) -> tuple[list[str], set[str]]:
             if not isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
         )
         methods.append((node.name, _method(node, qualifier, generator)))
+        imports |= qualifier.imports
     lines = [
         "",
         "",
@@ -249,7 +278,7 @@ def generate_namespace(namespace: Namespace) -> tuple[list[str], set[str]]:
     ]
     for _, body in sorted(methods):
         lines += ["", *body]
-    return lines, qualifier.imports
+    return lines, imports
 
 
 def generate() -> str:

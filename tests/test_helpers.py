@@ -669,6 +669,25 @@ async def test_material_errors(brayns_instance: Instance) -> None:
         await helpers.set_material(brayns_instance, model.model_id, api.Interactive())  # type: ignore[arg-type]
 
 
+async def test_a_type_the_helpers_do_not_know_is_a_result_error(
+    brayns_instance: Instance, brayns_fake_server: FakeBrayns
+) -> None:
+    # A plugin's camera, renderer or material type has no class here: the getters say so.
+    model = await helpers.add_spheres(brayns_instance, [api.Sphere(center=[0, 0, 0], radius=1)])
+    brayns_fake_server.state.camera_type = "fisheye"
+    brayns_fake_server.state.renderer_type = "pathtracer"
+    brayns_fake_server.state.models[model.model_id].material = ("toon", {})
+    with pytest.raises(api.ResultError, match="unknown camera type 'fisheye'") as info:
+        await helpers.get_projection(brayns_instance)
+    assert (info.value.method, info.value.result) == ("get-camera-type", "fisheye")
+    with pytest.raises(api.ResultError, match="unknown renderer type 'pathtracer'") as info:
+        await helpers.get_renderer(brayns_instance)
+    assert (info.value.method, info.value.result) == ("get-renderer-type", "pathtracer")
+    with pytest.raises(api.ResultError, match="unknown material type 'toon'") as info:
+        await helpers.get_material(brayns_instance, model.model_id)
+    assert (info.value.method, info.value.result) == ("get-material-type", "toon")
+
+
 # -- simulation -------------------------------------------------------------------------------
 
 
