@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,7 +26,8 @@ from ._errors import (
     OutcomeUnknown,
     RemoteProtocolError,
 )
-from ._framing import Message, SizeGuard
+from ._framing import BIG_FRAME, Message, SizeGuard, encode_frame
+from ._opcodes import OP_BINARY, OP_TEXT
 from ._protocol import Call, CallState
 from ._settings import Settings
 from ._supervisor import LinkEnd, Supervisor
@@ -99,6 +101,12 @@ class Link:
         self._on_orphan_error = on_orphan_error
         self._nursery: trio.Nursery | None = None
         self._stream: trio.abc.Stream | None = None
+        self._metered: MeteredStream | None = None  # the native transport's stream
+        # Writing: whether the writer is handing bytes to the stream, and the bytes of a
+        # request written from its caller's task that the socket did not take at once (the
+        # writer sends them before anything else).
+        self._writing = False
+        self._leftover: bytes | None = None
         self._connected_at: float | None = None
         self._cause: BaseException | None = None
         self._fatal = False
@@ -133,6 +141,7 @@ class Link:
                     self._fatal = True
                     self.lost(error)
         finally:
+            self._calls.send_now = None
             if self._stream is not None:
                 # Also when cancelled: the instance is closing and must not leak a socket.
                 await trio.aclose_forcefully(self._stream)
@@ -155,7 +164,7 @@ class Link:
             with trio.fail_after(timeout):
                 self._stream = await self._connector()
                 if self.settings.transport == "native":
-                    metered = MeteredStream(self._stream, self._alive)
+                    metered = self._metered = MeteredStream(self._stream, self._alive)
                     return await connect_native(metered, self.endpoint, self.settings)
                 # trio-websocket checks a message's size only as its payload arrives: the
                 # guard refuses an oversized one from its header.
@@ -209,6 +218,12 @@ class Link:
             nursery.start_soon(self._guarded, self._watch_acks, sock)
         replay = await self._run_hooks()
         self._released = True
+        if (
+            self._metered is not None
+            and type(self._stream) is trio.SocketStream
+            and os.name == "posix"
+        ):
+            self._calls.send_now = self.send_now
         self._calls.outbox_ready.set()
         self._supervisor.link_ready(replay)
 
@@ -294,10 +309,60 @@ class Link:
 
     # -- writing --------------------------------------------------------------------------------
 
+    def send_now(self, call: Call) -> bool:
+        """Write a lone request from its caller's task, without blocking; False leaves it to
+        the writer.
+
+        Only for a plain TCP socket, with the wire idle (the writer not writing, nothing else
+        queued) and nothing else in flight: a request sent alone then costs no wake-up of the
+        writer task and no checkpoint of its write (measured: two task steps and one
+        ``epoll_wait`` fewer per sequential request). With others in flight the writer batches
+        their requests into fewer writes. The frame is written whole or its rest handed to the
+        writer, which sends it before anything else: a caller never leaves half a frame, and
+        frames keep their order.
+        """
+        session = self._session
+        frame = call.frame
+        if (
+            self._writing
+            or self._leftover is not None
+            or self._cause is not None
+            or len(session.pending) != 1
+            or session.priority
+            or len(session.outbox) != 1
+            or frame.size >= BIG_FRAME
+        ):
+            return False
+        taken = session.next_outgoing(released=self._released)
+        assert taken is call
+        self._calls.make_room()
+        data = encode_frame(OP_BINARY if frame.binary else OP_TEXT, frame.parts)
+        stream = self._stream
+        assert self._metered is not None
+        assert type(stream) is trio.SocketStream
+        try:
+            written = os.write(stream.socket.fileno(), data)
+        except OSError:
+            written = 0  # full (BlockingIOError), or broken: the writer meets the error
+        if written:
+            self._metered._count_sent(written)
+        self._counters.bytes_sent += frame.size
+        if written < len(data):
+            self._leftover = data[written:]
+            self._calls.outbox_ready.set()
+        return True
+
     async def _writer(self, ws: WebSocket) -> None:
         session = self._session
         calls = self._calls
         while True:
+            leftover = self._leftover
+            if leftover is not None:
+                assert self._metered is not None
+                self._writing = True
+                await self._metered.send_all(leftover)
+                self._leftover = None
+                self._writing = False
             batch: list[Call] = []
             size = 0
             while size < WRITE_BATCH:
@@ -310,6 +375,7 @@ class Link:
                 await calls.outbox_ready.wait()
                 calls.outbox_ready = trio.Event()
                 continue
+            self._writing = True
             calls.make_room()
             probe = self._probe
             if probe is not None and probe.sent and self._probe_sent_at is None:
@@ -330,6 +396,7 @@ class Link:
                         call.outcome = failed
                         calls.wake(call)
                 raise
+            self._writing = False
             self._counters.bytes_sent += size
             for call in batch:
                 if call.id is None:
