@@ -347,6 +347,7 @@ class Link:
         if written:
             self._metered._count_sent(written)
         self._counters.bytes_sent += frame.size
+        session.written(call)
         if written < len(data):
             self._leftover = data[written:]
             self._calls.outbox_ready.set()
@@ -399,6 +400,7 @@ class Link:
             self._writing = False
             self._counters.bytes_sent += size
             for call in batch:
+                session.written(call)
                 if call.id is None:
                     calls.wake(call)
 

@@ -249,6 +249,12 @@ class Session:
             self.stats.requests_sent += 1
         return call
 
+    def written(self, call: Call) -> None:
+        """``call``'s frame is on the wire: a call that will not be sent again lets it go, so a
+        pending request keeps no copy of its message (about 200 bytes for a small one)."""
+        if not (call.idempotent and call.sends <= self.max_resends):
+            call.frame = _NOTHING
+
     # -- receiving ----------------------------------------------------------------------------
 
     def receive(
