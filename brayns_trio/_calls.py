@@ -192,7 +192,9 @@ class Calls:
         # callers, then interleaved runs against the in-memory fake server). The Event costs
         # 910 bytes more per parked caller (2502 B against 1592 B, its task included: 9 MB more
         # for 10,000 pending requests) and was no faster: +9.7 % per sequential round trip and
-        # +3.3 % with 64 in flight, on a loaded machine.
+        # +3.3 % with 64 in flight, on a loaded machine. Instance.execute parks the same way,
+        # inline: each coroutine frame between a pending caller and its park costs 200-300
+        # bytes, and the trap's own coroutine and generator are the floor of trio's public API.
         call.waiter = trio.lowlevel.current_task()
         await trio.lowlevel.wait_task_rescheduled(AbortWait(self, call))
         return call.outcome
@@ -201,7 +203,8 @@ class Calls:
         """The reply of ``call``, or raise its error (cancelling abandons it).
 
         Parks by itself rather than through :meth:`outcome`: a pending request keeps its
-        caller's coroutines, so one frame less is saved per request."""
+        caller's coroutines, so one frame less is saved per request (:meth:`Instance.execute`
+        goes further and parks in its own frame)."""
         call.waiter = trio.lowlevel.current_task()
         await trio.lowlevel.wait_task_rescheduled(AbortWait(self, call))
         outcome = call.outcome
