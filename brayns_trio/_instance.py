@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import trio
 from typing_extensions import Buffer
 
-from ._calls import AbortWait, Calls, Finish, Task
+from ._calls import Calls, Finish, Park, Task
 from ._codec import as_payload
 from ._errors import InstanceClosed, JsonRpcError
 from ._link import Link, LinkCounters
@@ -150,8 +150,7 @@ class Instance:
         if not calls.has_room(request=True):
             await calls.wait_for_room(request=True)
         call = calls.register(method, params, payload, progress=False)
-        call.waiter = trio.lowlevel.current_task()
-        await trio.lowlevel.wait_task_rescheduled(AbortWait(calls, call))
+        await Park(calls, call)
         reply = call.outcome
         if type(reply) is not Reply:
             assert isinstance(reply, BaseException)
