@@ -6,7 +6,7 @@ import pytest
 import trio
 import trio.testing
 
-import brayns_trio._calls
+import brayns_trio._park
 from brayns_trio import JsonRpcError, OutcomeUnknown
 from brayns_trio.testing import open_fake_instance
 
@@ -14,13 +14,13 @@ from brayns_trio.testing import open_fake_instance
 def test_the_installed_trio_takes_the_message_a_park_yields() -> None:
     # If this fails, a newer trio changed its trap: parking falls back to the public trap
     # (correct, about 500 bytes more per pending request); look at Park again.
-    assert brayns_trio._calls._TRAP is not None
+    assert brayns_trio._park._TRAP is not None
 
 
 @pytest.fixture(params=["own message", "public trap"])
 def trap(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "public trap":
-        monkeypatch.setattr(brayns_trio._calls, "_TRAP", None)
+        monkeypatch.setattr(brayns_trio._park, "_TRAP", None)
     return str(request.param)
 
 
