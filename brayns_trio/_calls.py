@@ -18,12 +18,13 @@ from typing_extensions import Buffer
 from ._codec import as_payload
 from ._errors import InstanceClosed, JsonRpcError, RequestNotSent
 from ._messages import Progress, Reply
+from ._park import Park
 from ._protocol import Call, CallState, Session
 from ._settings import Settings
 from ._supervisor import State, Supervisor
 from ._validation import check_params
 
-__all__ = ["Calls", "Finish", "Task"]
+__all__ = ["Calls", "Finish", "Park", "Task"]
 
 Finish = Callable[[Reply], Reply]
 """Applied to a reply before its caller sees it (see :class:`CallHook`)."""
@@ -41,6 +42,9 @@ class Calls:
         self.settings = settings
         self._supervisor = supervisor
         self.outbox_ready = trio.Event()
+        # Set by the link while it may write a lone request from its caller's task (see
+        # Link.send_now): true when it took the call, false to leave it to the writer.
+        self.send_now: Callable[[Call], bool] | None = None
         # Callers waiting for backpressure room: requests need a slot and byte room,
         # notifications only byte room.
         self._room_requests = trio.lowlevel.ParkingLot()
@@ -94,20 +98,32 @@ class Calls:
         ):
             raise RequestNotSent(f"not connected ({state.value}) and wait_for_connection is off")
 
-    async def new_call(self, method: str, params: Any, binary: Buffer, *, progress: bool) -> Call:
-        """Admit, wait for room, register a request and wake the writer."""
+    def prepare(self, method: str, params: Any, binary: Buffer) -> bytes:
+        """Admit a request and check its arguments; returns its payload (see :meth:`new_call`)."""
         self.admit()
         payload = as_payload(binary)
         if self.settings.validate_params:
             check_params(method, params)
+        return payload
+
+    async def new_call(self, method: str, params: Any, binary: Buffer, *, progress: bool) -> Call:
+        """Admit, wait for room, register a request and wake the writer."""
+        payload = self.prepare(method, params, binary)
         await self.wait_for_room(request=True)
+        return self.register(method, params, payload, progress=progress)
+
+    def register(self, method: str, params: Any, payload: bytes, *, progress: bool) -> Call:
+        """Register a request admitted by :meth:`prepare`, with room for it, and send it (or
+        wake the writer)."""
         call = self.session.request(
             method, params, payload, progress=progress, priority=self.is_hook()
         )
         if progress:
             # Progress and reply may be followed from several tasks: each parks here.
             call.waiter = trio.lowlevel.ParkingLot()
-        self.outbox_ready.set()
+        send_now = self.send_now
+        if send_now is None or not send_now(call):
+            self.outbox_ready.set()
         return call
 
     async def new_notification(self, method: str, params: Any, payload: bytes) -> Call:
@@ -125,7 +141,8 @@ class Calls:
 
     # -- backpressure ---------------------------------------------------------------------------
 
-    def _has_room(self, *, request: bool) -> bool:
+    def has_room(self, *, request: bool) -> bool:
+        """Whether the bounds admit one more request (or notification) now."""
         settings = self.settings
         session = self.session
         limit = settings.max_in_flight
@@ -142,7 +159,7 @@ class Calls:
         if self.is_hook():
             return
         lot = self._room_requests if request else self._room_notifications
-        while not self._has_room(request=request):
+        while not self.has_room(request=request):
             await lot.park()
             self.admit()
 
@@ -150,7 +167,7 @@ class Calls:
         """Wake the callers the bounds now admit (FIFO); each checks again when it runs."""
         if not (self._room_requests or self._room_notifications):
             return
-        if not self._has_room(request=False):
+        if not self.has_room(request=False):
             return  # no byte room: nobody may queue anything
         self._room_notifications.unpark_all()
         limit = self.settings.max_in_flight
@@ -171,23 +188,16 @@ class Calls:
 
     async def outcome(self, call: Call) -> Reply | BaseException | None:
         """Park until ``call`` is done (a notification: sent); cancelling abandons it."""
-        # A bare wait_task_rescheduled with a two-slot abort object rather than a trio.Event per
-        # call, chosen by measurement (scripts/measure_waiting.py: tracemalloc over 10,000 parked
-        # callers, then interleaved runs against the in-memory fake server). The Event costs
-        # 910 bytes more per parked caller (2502 B against 1592 B, its task included: 9 MB more
-        # for 10,000 pending requests) and was no faster: +9.7 % per sequential round trip and
-        # +3.3 % with 64 in flight, on a loaded machine.
-        call.waiter = trio.lowlevel.current_task()
-        await trio.lowlevel.wait_task_rescheduled(_AbortWait(self, call))
+        await Park(self, call)
         return call.outcome
 
     async def wait(self, call: Call) -> Reply:
         """The reply of ``call``, or raise its error (cancelling abandons it).
 
         Parks by itself rather than through :meth:`outcome`: a pending request keeps its
-        caller's coroutines, so one frame less is saved per request."""
-        call.waiter = trio.lowlevel.current_task()
-        await trio.lowlevel.wait_task_rescheduled(_AbortWait(self, call))
+        caller's coroutines, so one frame less is saved per request (:meth:`Instance.execute`
+        goes further and parks in its own frame)."""
+        await Park(self, call)
         outcome = call.outcome
         if type(outcome) is Reply:
             return outcome
@@ -223,22 +233,6 @@ class Calls:
             self.wake(call)
         self._room_requests.unpark_all()
         self._room_notifications.unpark_all()
-
-
-class _AbortWait:
-    """A parked caller's abort function: cancelling it abandons its call (unless its outcome
-    came first, in which case the task was rescheduled and this is never called)."""
-
-    __slots__ = ("call", "calls")
-
-    def __init__(self, calls: Calls, call: Call) -> None:
-        self.calls = calls
-        self.call = call
-
-    def __call__(self, _: Any) -> trio.lowlevel.Abort:
-        self.call.waiter = None
-        self.calls.abandon(self.call)
-        return trio.lowlevel.Abort.SUCCEEDED
 
 
 @attrs.define(eq=False)

@@ -19,13 +19,13 @@ Promises kept here:
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections import deque
 from typing import Any
 
 import attrs
 
+from ._call import Call, CallState
 from ._codec import Encoded, decode, encode
 from ._errors import (
     InstanceClosed,
@@ -49,46 +49,12 @@ Brayns runs ``cancel`` at dispatch time, not behind queued requests, and answers
 one network poll."""
 
 
-class CallState(enum.Enum):
-    QUEUED = "queued"  # in the outbox, not handed to the network
-    SENT = "sent"  # handed to the network, no outcome yet
-    DONE = "done"  # has its outcome
-    ABANDONED = "abandoned"  # its caller gave up; whatever arrives for it is dropped
-
-
 _NOTHING = Encoded(False, (), 0)
 
 _LOST_BEFORE_RESEND = (
     "the request was sent, then the connection was lost before its reply; it was waiting to "
     "be sent again"
 )
-
-
-@attrs.define(slots=True, eq=False)
-class Call:
-    """One request (or notification, ``id`` ``None``) and everything known about it.
-
-    ``waiter`` belongs to the I/O layer (the task parked on this call, or a completion callback);
-    the session never reads it.
-    """
-
-    id: int | None
-    method: str
-    frame: Encoded
-    is_async: bool
-    idempotent: bool
-    detached: bool = False
-    state: CallState = CallState.QUEUED
-    outcome: Reply | BaseException | None = None
-    progress: deque[Progress] | None = None
-    progress_dropped: int = 0
-    sends: int = 0
-    queued: bool = False  # in a queue, its bytes counted in ``Session.queued_bytes``
-    waiter: Any = None
-
-    @property
-    def sent(self) -> bool:
-        return self.sends > 0
 
 
 @attrs.define(slots=True)
@@ -248,6 +214,12 @@ class Session:
             call.state = CallState.SENT
             self.stats.requests_sent += 1
         return call
+
+    def written(self, call: Call) -> None:
+        """``call``'s frame is on the wire: a call that will not be sent again lets it go, so a
+        pending request keeps no copy of its message (about 200 bytes for a small one)."""
+        if not (call.idempotent and call.sends <= self.max_resends):
+            call.frame = _NOTHING
 
     # -- receiving ----------------------------------------------------------------------------
 

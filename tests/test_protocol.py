@@ -375,3 +375,23 @@ def test_a_reply_for_a_request_put_back_for_resending_completes_nothing() -> Non
     assert session.next_outgoing() is call
     assert session.receive(reply_text(1, "fresh")) is call
     assert call.outcome == Reply(1, "fresh")
+
+
+def test_a_written_call_keeps_its_frame_only_while_it_may_be_resent() -> None:
+    session = new_session(max_resends=1)
+    once = session.request("set-camera-view", {"position": [0, 0, 1]})
+    again = session.request("get-version")
+    assert send_all(session) == [once, again]
+    session.written(once)
+    session.written(again)
+    assert once.frame.parts == ()  # never sent again: its message is let go
+    assert once.frame.size == 0
+    assert sent_message(again)["method"] == "get-version"  # kept for a resend
+    assert session.connection_lost(hold=True) == [once]
+    assert isinstance(once.outcome, OutcomeUnknown)
+    assert send_all(session) == [again]  # resent once, with the message it kept
+    assert sent_message(again)["id"] == again.id
+    session.written(again)
+    assert again.frame.parts == ()  # its resend budget is spent
+    assert [call.id for call in session.connection_lost(hold=True)] == [again.id]
+    assert isinstance(again.outcome, OutcomeUnknown)

@@ -15,6 +15,7 @@ import trio_websocket
 
 import brayns_trio
 import brayns_trio._link
+import brayns_trio._liveness
 from brayns_trio import ConnectError, Instance, Settings
 from brayns_trio._framing import OP_BINARY, FrameDecoder, Message
 from brayns_trio._transport import (
@@ -372,6 +373,7 @@ async def test_a_host_that_stops_acknowledging_is_dropped_after_user_timeout(
 
     monkeypatch.setattr(brayns_trio._link, "tcp_socket", lambda stream: sock)
     monkeypatch.setattr(brayns_trio._link, "since_last_ack", since_last_ack)
+    monkeypatch.setattr(brayns_trio._liveness, "since_last_ack", since_last_ack)
 
     async def answers(peer: RawPeer) -> None:
         await peer.handshake()
