@@ -42,6 +42,7 @@ from brayns_trio import (
 )
 from brayns_trio._blocking_types import ApiNamespace, HelpersNamespace
 from brayns_trio.blocking import BlockingInstance, BlockingIterator, connect
+from brayns_trio.blocking._handoff import _Done, _wait_interruptibly
 from brayns_trio.testing import FakeBrayns
 
 from .scripts import load_script
@@ -591,6 +592,40 @@ def test_ctrl_c_from_a_real_sigint_in_a_task_block(slow_fake: ThreadedServer) ->
         assert not task.done
         assert instance.helpers.get_viewport() == (800, 600)
     assert slow_fake.executed() == ["snapshot", "cancel", "get-application-parameters"]
+
+
+class _InterruptedAfterAcquire:
+    """A completion flag's lock on which the call finishes during the wait, and a Ctrl-C lands
+    just after ``acquire`` returned, before the waiting thread could release the lock again."""
+
+    def __init__(self, done: _Done) -> None:
+        self.done = done
+        self.lock = done._lock
+        self.interrupted = False
+
+    def acquire(self, timeout: float = -1) -> bool:
+        if self.interrupted:
+            return bool(self.lock.acquire(timeout=timeout))
+        self.done.set()  # the event loop finishes the call while the thread waits
+        assert self.lock.acquire(timeout=timeout)
+        self.interrupted = True
+        raise KeyboardInterrupt
+
+    def release(self) -> None:
+        self.lock.release()
+
+
+def test_a_ctrl_c_right_after_the_call_finished_does_not_lose_its_completion() -> None:
+    done = _Done()
+    lock = _InterruptedAfterAcquire(done)
+    done._lock = lock  # type: ignore[assignment]
+    with pytest.raises(KeyboardInterrupt):
+        _wait_interruptibly(done)
+    assert lock.interrupted
+    # The interrupted wait still holds the lock; the flag says the call is done, so waiting
+    # for the cancel's outcome returns at once instead of never.
+    assert done.wait(0.01)
+    _wait_interruptibly(done)
 
 
 def test_ctrl_c_while_connecting_joins_the_thread() -> None:

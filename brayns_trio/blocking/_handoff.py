@@ -24,18 +24,28 @@ interrupt a blocked lock) is noticed.
 
 class _Done:
     """A one-shot completion flag for one waiting thread: a lock held until set (lighter than
-    ``threading.Event``, which adds a condition and a list of waiters)."""
+    ``threading.Event``, which adds a condition and a list of waiters).
 
-    __slots__ = ("_lock",)
+    ``is_set`` is written before the lock is released and read before waiting on it: a Ctrl-C
+    raised in the waiting thread just after its ``acquire`` succeeded (before it could release
+    the lock again) leaves the lock held, and a later wait still sees the flag set instead of
+    waiting for ever.
+    """
+
+    __slots__ = ("_lock", "is_set")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._lock.acquire()
+        self.is_set = False
 
     def set(self) -> None:
+        self.is_set = True
         self._lock.release()
 
     def wait(self, timeout: float) -> bool:
+        if self.is_set:
+            return True
         if self._lock.acquire(timeout=timeout):
             self._lock.release()  # stays set for a later wait
             return True
