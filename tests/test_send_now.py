@@ -14,7 +14,10 @@ import trio.testing
 
 import brayns_trio
 from brayns_trio import Backoff, Instance, JsonRpcError, RequestNotSent, Settings
+from brayns_trio._codec import encode
+from brayns_trio._framing import BIG_FRAME
 from brayns_trio._link import Link
+from brayns_trio._messages import Request
 from brayns_trio.testing import FakeBrayns, open_fake_server
 
 SETTINGS = Settings(probe_timeout=None, check_version=False)
@@ -204,3 +207,27 @@ async def test_a_request_the_socket_took_none_of_is_not_sent_when_nothing_waits(
             assert raised.value.sent is False
             assert instance.stats.bytes_sent == sent  # nothing of it was written
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("below", [1, 0])
+async def test_a_binary_request_alone_goes_whole_either_side_of_big_frame(below: int) -> None:
+    # An upload-model frame one byte under BIG_FRAME is written by its caller, one of exactly
+    # BIG_FRAME by the writer; either way the server reads the binary payload whole.
+    params = {"type": "obj", "loader_name": "mesh", "loader_properties": {}}
+    triangle = b"v 0 0 0\nv 1 0 0\nv 0 2 0\nf 1 2 3\n"
+    overhead = encode(Request("upload-model", params, 2, triangle)).size - len(triangle)
+    obj = triangle + b"#" * (BIG_FRAME - below - overhead - len(triangle))
+    assert encode(Request("upload-model", params, 2, obj)).size == BIG_FRAME - below
+    steps = WriterSteps()
+    async with (
+        open_fake_server() as server,
+        socketpair_instance(server, send_buffer=1024 * 1024) as instance,
+    ):
+        await instance.request("get-version")  # id 1
+        trio.lowlevel.add_instrument(steps)
+        try:
+            reply = await instance.execute("upload-model", params, binary=obj)
+        finally:
+            trio.lowlevel.remove_instrument(steps)
+        assert reply.result[0]["bounds"] == {"min": [0, 0, 0], "max": [1, 2, 0]}
+        assert (steps.steps == 0) is (below == 1)
