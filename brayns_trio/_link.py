@@ -290,6 +290,10 @@ class Link:
         their requests into fewer writes. The frame is written whole or its rest handed to the
         writer, which sends it before anything else: a caller never leaves half a frame, and
         frames keep their order.
+
+        A request the socket took none of stays queued, as if the writer had it: when the socket
+        is full, for the writer; when the write fails, the link is lost and the request waits
+        for the next one (or fails as :class:`RequestNotSent`), never reported as sent.
         """
         session = self._session
         frame = call.frame
@@ -303,19 +307,21 @@ class Link:
             or frame.size >= BIG_FRAME
         ):
             return False
-        taken = session.next_outgoing(released=self._released)
-        assert taken is call
-        self._calls.make_room()
         data = encode_frame(OP_BINARY if frame.binary else OP_TEXT, frame.parts)
         stream = self._stream
         assert self._metered is not None
         assert type(stream) is trio.SocketStream
         try:
             written = os.write(stream.socket.fileno(), data)
-        except OSError:
-            written = 0  # full (BlockingIOError), or broken: the writer meets the error
-        if written:
-            self._metered._count_sent(written)
+        except BlockingIOError:
+            return False  # the socket is full: the writer waits for room
+        except OSError as error:
+            self.lost(LinkLost(f"the connection broke: {error!r}"))
+            return False
+        taken = session.next_outgoing(released=self._released)
+        assert taken is call
+        self._calls.make_room()
+        self._metered._count_sent(written)
         self._counters.bytes_sent += frame.size
         session.written(call)
         if written < len(data):
@@ -334,6 +340,10 @@ class Link:
                 await self._metered.send_all(leftover)
                 self._leftover = None
                 self._writing = False
+            if self._cause is not None:
+                # The link is lost (the writer was woken before it was): what is queued stays
+                # queued, for the next link, rather than being taken and reported as sent.
+                await trio.sleep_forever()
             batch: list[Call] = []
             size = 0
             while size < WRITE_BATCH:

@@ -53,6 +53,13 @@ def _find_trap() -> Any:
 _TRAP = _find_trap()
 
 
+@trio.lowlevel.enable_ki_protection
+async def _park_public(park: Park) -> None:
+    """Park through trio's public trap (see :meth:`Park.send` for the interrupt held off)."""
+    park.call.waiter = trio.lowlevel.current_task()
+    await trio.lowlevel.wait_task_rescheduled(park)
+
+
 class Park(Generator[Any, Any, None]):
     """``await Park(calls, call)`` parks the current task until the reader (or a lost link)
     reschedules it with ``call``'s outcome; cancelling it abandons ``call`` (unless its outcome
@@ -80,24 +87,44 @@ class Park(Generator[Any, Any, None]):
     def __init__(self, calls: Calls, call: Call) -> None:
         self.calls = calls
         self.call = call
-        self.parked = False
-        call.waiter = trio.lowlevel.current_task()
+        self.parked: bool | None = None  # None: not awaited yet; False: awaited; True: parked
 
     def __await__(self) -> Generator[Any, Any, None]:
+        if self.parked is not None:
+            raise RuntimeError("a Park is awaited once")
+        self.parked = False
         if _TRAP is None:
-            return trio.lowlevel.wait_task_rescheduled(self).__await__()  # noqa: ASYNC105
+            return _park_public(self).__await__()
         return self
 
+    # KeyboardInterrupt is held off here (trio delivers it at the park, through the abort):
+    # raised between naming the task as the call's waiter and parking it, it would leave the
+    # reader to reschedule a task that no longer waits for it.
+    @trio.lowlevel.enable_ki_protection
     def send(self, value: Any) -> Any:
         if not self.parked:
             self.parked = True
+            # The waiter is named as the task parks, not before: an interrupt in the caller's
+            # code before this point leaves nobody to wake.
+            self.call.waiter = trio.lowlevel.current_task()
             return _TRAP(self)
         # trio resumes the task with an outcome: the value (None), or Cancelled when aborted.
         value.unwrap()
         raise StopIteration
 
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
-        raise typ if val is None else val
+        # As a generator's throw: an exception, its type, or (legacy) a type and its value.
+        if isinstance(typ, BaseException):
+            error = typ
+        elif isinstance(val, BaseException):
+            error = val
+        elif val is None:
+            error = typ()
+        else:
+            error = typ(*val) if isinstance(val, tuple) else typ(val)
+        if tb is not None:
+            error = error.with_traceback(tb)
+        raise error
 
     def __call__(self, _: Any) -> trio.lowlevel.Abort:
         self.call.waiter = None

@@ -7,13 +7,17 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import attrs
 import pytest
 import trio
 import trio.testing
 
 import brayns_trio
-from brayns_trio import Instance, JsonRpcError, Settings
+from brayns_trio import Backoff, Instance, JsonRpcError, RequestNotSent, Settings
+from brayns_trio._codec import encode
+from brayns_trio._framing import BIG_FRAME
 from brayns_trio._link import Link
+from brayns_trio._messages import Request
 from brayns_trio.testing import FakeBrayns, open_fake_server
 
 SETTINGS = Settings(probe_timeout=None, check_version=False)
@@ -138,3 +142,92 @@ async def test_what_the_socket_does_not_take_goes_first_and_whole(size: int, car
         assert steps.steps > 0  # the writer sent the second request
         assert instance.stats.connects == 1
         assert instance.stats.requests_sent == 3
+
+
+class SocketPairs:
+    """A connector whose every connection is a new socket pair served by ``server``; keeps the
+    server's end of each, to break it from the test."""
+
+    def __init__(self, server: FakeBrayns, nursery: trio.Nursery) -> None:
+        self.server = server
+        self.nursery = nursery
+        self.served: list[trio.socket.SocketType] = []
+
+    async def connect(self) -> trio.abc.Stream:
+        client, served = socket.socketpair()
+        sock = trio.socket.from_stdlib_socket(served)
+        self.served.append(sock)
+        self.nursery.start_soon(self.server.handle_connection, trio.SocketStream(sock))
+        await trio.lowlevel.checkpoint()
+        return trio.SocketStream(trio.socket.from_stdlib_socket(client))
+
+
+RECONNECTING = attrs.evolve(SETTINGS, backoff=Backoff(initial=0.001, jitter=0.0))
+
+
+@pytest.mark.parametrize("writer_woken", [False, True])
+async def test_a_request_the_socket_took_none_of_waits_for_the_next_link(
+    writer_woken: bool,
+) -> None:
+    # The server's end is closed under the link: the caller's write fails (EPIPE) before the
+    # reader has seen the end. Nothing of the request reached the server, so it is not "sent":
+    # it waits for the next link and is answered there, rather than failing as OutcomeUnknown
+    # (it is not idempotent: it would never be sent again).
+    async with open_fake_server() as server, trio.open_nursery() as nursery:
+        pairs = SocketPairs(server, nursery)
+        async with brayns_trio.open_instance(
+            "fake:5000", connector=pairs.connect, settings=RECONNECTING
+        ) as instance:
+            await instance.request("get-version")
+            if writer_woken:
+                # The writer is already scheduled when the link is found broken: it must not
+                # take the request from the queue (marking it sent) on its way out.
+                instance._calls.outbox_ready.set()
+            pairs.served[-1].close()
+            with pytest.raises(JsonRpcError) as raised:
+                await instance.request("no-such-method")
+            assert raised.value.code == -32601  # answered, by the server of the second link
+            assert instance.stats.connects == 2
+            assert instance.stats.requests_sent == 2  # sent once: on the second link
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_request_the_socket_took_none_of_is_not_sent_when_nothing_waits() -> None:
+    settings = attrs.evolve(RECONNECTING, wait_for_connection=False)
+    async with open_fake_server() as server, trio.open_nursery() as nursery:
+        pairs = SocketPairs(server, nursery)
+        async with brayns_trio.open_instance(
+            "fake:5000", connector=pairs.connect, settings=settings
+        ) as instance:
+            await instance.request("get-version")
+            sent = instance.stats.bytes_sent
+            pairs.served[-1].close()
+            with pytest.raises(RequestNotSent) as raised:
+                await instance.request("no-such-method")
+            assert raised.value.sent is False
+            assert instance.stats.bytes_sent == sent  # nothing of it was written
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("below", [1, 0])
+async def test_a_binary_request_alone_goes_whole_either_side_of_big_frame(below: int) -> None:
+    # An upload-model frame one byte under BIG_FRAME is written by its caller, one of exactly
+    # BIG_FRAME by the writer; either way the server reads the binary payload whole.
+    params = {"type": "obj", "loader_name": "mesh", "loader_properties": {}}
+    triangle = b"v 0 0 0\nv 1 0 0\nv 0 2 0\nf 1 2 3\n"
+    overhead = encode(Request("upload-model", params, 2, triangle)).size - len(triangle)
+    obj = triangle + b"#" * (BIG_FRAME - below - overhead - len(triangle))
+    assert encode(Request("upload-model", params, 2, obj)).size == BIG_FRAME - below
+    steps = WriterSteps()
+    async with (
+        open_fake_server() as server,
+        socketpair_instance(server, send_buffer=1024 * 1024) as instance,
+    ):
+        await instance.request("get-version")  # id 1
+        trio.lowlevel.add_instrument(steps)
+        try:
+            reply = await instance.execute("upload-model", params, binary=obj)
+        finally:
+            trio.lowlevel.remove_instrument(steps)
+        assert reply.result[0]["bounds"] == {"min": [0, 0, 0], "max": [1, 2, 0]}
+        assert (steps.steps == 0) is (below == 1)
