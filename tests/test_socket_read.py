@@ -185,3 +185,45 @@ async def test_a_sequential_reply_costs_one_read() -> None:
                 assert "major" in await instance.request("get-version")
     assert len(reads) == 20
     assert None not in reads
+
+
+async def test_while_a_large_frame_comes_in_the_next_read_tries_at_once() -> None:
+    # At a message boundary the reader waits for the socket first; in the middle of a large
+    # frame more bytes are on their way, so it reads at once (finding none here) before waiting.
+    metered, served, _ = metered_pair()
+    websocket = NativeWebSocket(metered, FrameDecoder(1 << 20), 64 * 1024, b"")
+    results: list[int | None] = []
+    receive_now = metered.receive_now
+
+    def spy(max_bytes: int) -> bytes | bytearray | None:
+        data = receive_now(max_bytes)
+        results.append(None if data is None else len(data))
+        return data
+
+    metered.receive_now = spy  # type: ignore[method-assign]
+    payload = bytes(range(256)) * 400
+    sent = server_frame(OP_BINARY, payload)
+    with served:
+        served.sendall(sent[:1000])
+        assert await websocket.receive() == []
+        assert results == [1000]
+        messages: list[Message] = []
+
+        async def receive() -> None:
+            while not messages:
+                messages.extend(await websocket.receive())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receive)
+            await trio.testing.wait_all_tasks_blocked()
+            assert results == [1000, None]
+            served.sendall(sent[1000:])
+        assert messages == [(True, payload)]
+        rest = results[2:]
+        assert None not in rest
+        assert sum(size for size in rest if size is not None) == len(sent) - 1000
+        # At the boundary again: a wait first, no read that finds nothing.
+        served.sendall(server_frame(OP_TEXT, b"{}"))
+        assert await websocket.receive() == [(False, b"{}")]
+        assert results[2 + len(rest) :] == [4]
+    await metered.aclose()

@@ -88,9 +88,10 @@ class NativeWebSocket:
             return await self._stream.receive_some(size)
         # Straight from the socket: wait until it is readable, then read, so that a reply's
         # read costs one system call and no extra task step (a stream's read tries first and
-        # checkpoints after). A read that filled its buffer may have left more behind: the
-        # next one tries at once (after a checkpoint, so a busy link still yields).
-        if self._full:
+        # checkpoints after). While a large frame is coming in, or after a read that filled
+        # its buffer, more is on its way: the next read tries at once (after a checkpoint, so
+        # a busy link still yields).
+        if self._full or self._decoder.wanted():
             await trio.lowlevel.checkpoint()
             data = metered.receive_now(size)
         else:
