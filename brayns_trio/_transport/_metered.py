@@ -3,6 +3,7 @@ alive, and an oversized one is refused from its header on the way in."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import trio
@@ -43,6 +44,11 @@ class MeteredStream(trio.abc.Stream):
         """Called once when a read finds the stream ended or broken (then cleared)."""
         self._sent = 0
         self._received = 0
+        self.socket: trio.socket.SocketType | None = None
+        """The socket when the stream is a plain TCP socket on POSIX (see :meth:`receive_now`),
+        else None."""
+        if type(stream) is trio.SocketStream and os.name == "posix":
+            self.socket = stream.socket
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         size = len(data)
@@ -73,6 +79,28 @@ class MeteredStream(trio.abc.Stream):
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self._ended()
             raise
+        return self._received_data(data)
+
+    def receive_now(self, max_bytes: int) -> bytes | bytearray | None:
+        """Read what the socket already holds, without waiting and without a checkpoint: None
+        when it holds nothing yet (then wait for :attr:`socket` to be readable).
+
+        Only where :attr:`socket` is not None (a plain TCP socket on POSIX). The bytes are
+        metered, guarded and ended exactly as by :meth:`receive_some`.
+        """
+        if self.guard_error is not None:
+            return b""
+        assert self.socket is not None
+        try:
+            data = os.read(self.socket.fileno(), max_bytes)
+        except BlockingIOError:
+            return None
+        except OSError as error:
+            self._ended()
+            raise trio.BrokenResourceError(f"socket connection broken: {error}") from error
+        return self._received_data(data)
+
+    def _received_data(self, data: bytes | bytearray) -> bytes | bytearray:
         if not data:
             self._ended()
         elif self.guard is not None:

@@ -23,6 +23,7 @@ from .._framing import (
 )
 from .._settings import Settings
 from ._endpoint import Endpoint
+from ._metered import MeteredStream
 from ._websocket import LinkClosed
 
 __all__ = ["MAX_READ", "NativeWebSocket", "connect_native"]
@@ -56,6 +57,12 @@ class NativeWebSocket:
         self._decoder = decoder
         self._receive_size = receive_size
         self._first = first
+        # Reading straight from the socket where the stream is a plain metered TCP socket.
+        self._metered: MeteredStream | None = None
+        self._socket: trio.socket.SocketType | None = None  # set with _metered
+        if isinstance(stream, MeteredStream) and stream.socket is not None:
+            self._metered, self._socket = stream, stream.socket
+        self._full = False
 
     async def receive(self) -> list[Message]:
         data: bytes | bytearray
@@ -67,13 +74,33 @@ class NativeWebSocket:
             size = self._receive_size
             if self._decoder.wanted() >= MAX_READ:
                 size = max(size, MAX_READ)
-            data = await self._stream.receive_some(size)
+            data = await self._read(size)
             if not data:
                 raise LinkClosed("the server closed the connection")
         try:
             return self._decoder.feed(data)
         except PeerClosed as closed:
             raise LinkClosed(str(closed)) from None
+
+    async def _read(self, size: int) -> bytes | bytearray:
+        metered = self._metered
+        if metered is None:
+            return await self._stream.receive_some(size)
+        # Straight from the socket: wait until it is readable, then read, so that a reply's
+        # read costs one system call and no extra task step (a stream's read tries first and
+        # checkpoints after). While a large frame is coming in, or after a read that filled
+        # its buffer, more is on its way: the next read tries at once (after a checkpoint, so
+        # a busy link still yields).
+        if self._full or self._decoder.wanted():
+            await trio.lowlevel.checkpoint()
+            data = metered.receive_now(size)
+        else:
+            data = None
+        while data is None:
+            await trio.lowlevel.wait_readable(self._socket)  # type: ignore[arg-type]
+            data = metered.receive_now(size)
+        self._full = len(data) == size
+        return data
 
     async def send(self, frames: Sequence[Encoded]) -> None:
         # Small frames, and the small pieces of large ones, are gathered into writes of about
