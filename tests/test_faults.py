@@ -244,7 +244,13 @@ def test_reset(tmp_path: Path) -> None:
     # retransmission of unacknowledged data (from 0.2 s) or, when the server had acknowledged
     # everything, the next keepalive probe (keepalive_idle).
     assert measures["detection"] <= settings["keepalive_idle"] + SLACK
-    assert "reset" in measures["cause"].lower() or "1006" in measures["cause"]
+    # The kernel hands a reset's error (ECONNRESET) to the first system call that meets it;
+    # the calls after it see a broken pipe (a write) or the end of the stream (a read). Which
+    # of the client's reads and writes comes first depends on scheduling.
+    cause = measures["cause"].lower()
+    assert any(
+        sign in cause for sign in ("reset", "broken pipe", "closed the connection", "1006")
+    ), cause
     assert measures["failed_attempts"] >= 1  # refused by a reset, then backed off
     bound = settings["backoff"]["max_delay"] + SLACK
     assert measures["reconnect_after_heal"] <= bound
