@@ -68,25 +68,16 @@ def _namespaces_unavailable() -> str | None:
     return None
 
 
-def run_scenario(name: str, tmp_path: Path) -> Report:
-    """Run one scenario in its own namespaces and return its report."""
+def run_in_namespaces(module: str, args: list[str], report_path: Path) -> tuple[Report, str]:
+    """Run ``python -m module *args --json-report report_path`` in its own network and PID
+    namespaces; return the report it wrote and its log (skip where namespaces are unavailable,
+    fail clearly when it overruns ``TIMEOUT`` or writes no report)."""
     reason = _namespaces_unavailable()
     if reason is not None:
         pytest.skip(reason)
-    report_path = tmp_path / f"{name}.json"
     command = [
-        "unshare",
-        "--net",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--",
-        sys.executable,
-        "-m",
-        "tests.faults.scenarios",
-        name,
-        "--json-report",
-        str(report_path),
+        *("unshare", "--net", "--pid", "--fork", "--kill-child", "--"),
+        *(sys.executable, "-m", module, *args, "--json-report", str(report_path)),
     ]
     try:
         completed = subprocess.run(
@@ -94,11 +85,17 @@ def run_scenario(name: str, tmp_path: Path) -> Report:
         )
     except subprocess.TimeoutExpired as expired:
         log = (expired.stderr or b"").decode(errors="replace")[-4000:]
-        pytest.fail(f"scenario {name} did not stop within {TIMEOUT} s; its log:\n{log}")
+        pytest.fail(f"{module} {args} did not stop within {TIMEOUT} s; its log:\n{log}")
     log = completed.stderr.decode(errors="replace")
     if not report_path.exists():
-        pytest.fail(f"scenario {name} wrote no report (exit {completed.returncode}):\n{log}")
+        pytest.fail(f"{module} {args} wrote no report (exit {completed.returncode}):\n{log}")
     report: Report = json.loads(report_path.read_text())
+    return report, log
+
+
+def run_scenario(name: str, tmp_path: Path) -> Report:
+    """Run one scenario in its own namespaces and return its report."""
+    report, log = run_in_namespaces("tests.faults.scenarios", [name], tmp_path / f"{name}.json")
     report["log"] = log
     _print_summary(report)
     return report

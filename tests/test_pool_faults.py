@@ -7,41 +7,17 @@ Runs ``tests/faults/pool_scenario.py`` in private network and PID namespaces (ne
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.test_faults import REPO_ROOT, TIMEOUT, _namespaces_unavailable
+from tests.test_faults import run_in_namespaces
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 
 def test_black_holed_member_costs_no_frame(tmp_path: Path) -> None:
-    reason = _namespaces_unavailable()
-    if reason is not None:
-        pytest.skip(reason)
-    report_path = tmp_path / "pool.json"
-    command = [
-        "unshare",
-        "--net",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--",
-        sys.executable,
-        "-m",
-        "tests.faults.pool_scenario",
-        "--json-report",
-        str(report_path),
-    ]
-    completed = subprocess.run(
-        command, cwd=REPO_ROOT, capture_output=True, timeout=TIMEOUT, check=False
-    )
-    log = completed.stderr.decode(errors="replace")
-    assert report_path.exists(), f"no report (exit {completed.returncode}):\n{log[-4000:]}"
-    report = json.loads(report_path.read_text())
+    report, log = run_in_namespaces("tests.faults.pool_scenario", [], tmp_path / "pool.json")
     print(json.dumps(report, indent=2))
     assert report["error"] is None, report["error"] + log[-3000:]
     measures = report["measures"]
